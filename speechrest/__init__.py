@@ -1,0 +1,24 @@
+"""speechrest: an asyncio-first client for the Azure Speech to text REST API 2025-10-15."""
+
+from . import errors, types
+from ._client import DEFAULT_API_VERSION, SpeechClient
+from ._convert import make_converter
+from ._polling import PollPolicy
+from ._version import __version__
+from .errors import SpeechRestError
+from .resources import AsyncPager, OutcomeStream, Page, TranscribeOutcome
+
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "AsyncPager",
+    "OutcomeStream",
+    "Page",
+    "PollPolicy",
+    "SpeechClient",
+    "SpeechRestError",
+    "TranscribeOutcome",
+    "__version__",
+    "errors",
+    "make_converter",
+    "types",
+]

@@ -1,0 +1,573 @@
+"""HTTP transport: the only client-side module that touches aiohttp.
+
+It owns the ``aiohttp.ClientSession``, authentication, the retry policy, ``Retry-After``
+handling and the mapping of HTTP failures to :mod:`speechrest.errors`. Everything above it
+gets plain Python values (:class:`Response`) and our exceptions.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import platform
+import random
+import ssl as _ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import aiohttp
+import anyio
+import attrs
+from yarl import URL
+
+from . import errors
+from ._redact import Secret, redact_url
+from ._version import __version__
+
+__all__ = [
+    "Body",
+    "HttpConfig",
+    "Response",
+    "TokenProvider",
+    "Transport",
+    "parse_retry_after",
+]
+
+log = logging.getLogger("speechrest")
+
+SCOPE = "https://cognitiveservices.azure.com/.default"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-requestid", "x-request-id")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_QUOTA_CODES = ("quota", "QuotaViolation", "InsufficientQuota", "OutOfQuota")
+
+
+class TokenProvider(Protocol):
+    """Anything with ``async get_token(*scopes)`` returning an object with ``token`` and
+    ``expires_on`` (epoch seconds): ``azure.identity.aio`` credentials fit."""
+
+    def get_token(self, *scopes: str) -> Awaitable[Any]: ...
+
+
+@attrs.frozen(kw_only=True)
+class HttpConfig:
+    """Transport settings, fixed when the client is built."""
+
+    connect_timeout: float = 10.0
+    """Seconds to establish a connection."""
+    read_timeout: float = 300.0
+    """Seconds the server may stay silent while we wait for (more of) a response. An upload
+    that keeps making progress is never cut off by this."""
+    max_connections: int = 100
+    """Size of the connection pool."""
+    max_retries: int = 3
+    """Retries after the first attempt, for transient failures."""
+    backoff_base: float = 0.5
+    """First backoff delay in seconds; doubles per attempt, with full jitter."""
+    backoff_max: float = 8.0
+    """Largest backoff delay without a Retry-After."""
+    max_retry_after: float = 60.0
+    """A Retry-After longer than this is not waited out: the error is raised instead."""
+    max_retry_time: float = 120.0
+    """Total seconds spent sleeping between retries of one call, at most."""
+    user_agent: str | None = None
+    """Appended to speechrest's User-Agent."""
+
+
+@attrs.frozen(kw_only=True)
+class Response:
+    """A completed HTTP exchange, as plain values."""
+
+    status: int
+    headers: Mapping[str, str]
+    """Response headers, names lower-cased."""
+    data: Any
+    """The decoded JSON body, or None when the body is empty."""
+    request_id: str | None
+    url: str
+
+    @property
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self.headers)
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("location")
+
+
+@attrs.frozen(kw_only=True)
+class Body:
+    """A request body that can be produced again for each attempt.
+
+    ``open`` returns the bytes to send (``bytes`` or an async iterator of chunks). For a
+    body that cannot be replayed ``replayable`` is False: it is sent once and never retried.
+    """
+
+    open: Callable[[], bytes | AsyncIterator[bytes]]
+    content_type: str
+    length: int | None = None
+    replayable: bool = True
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_fields(data: Any) -> tuple[str | None, str | None, str | None]:
+    """(code, inner code, message) from either error body shape."""
+    if not isinstance(data, dict):
+        return None, None, None
+    if isinstance(data.get("error"), dict):
+        data = data["error"]
+    code = data.get("code")
+    message = data.get("message")
+    inner = data.get("innerError") or data.get("innererror")
+    inner_code = inner.get("code") if isinstance(inner, dict) else None
+    return (
+        code if isinstance(code, str) else None,
+        inner_code if isinstance(inner_code, str) else None,
+        message if isinstance(message, str) else None,
+    )
+
+
+def _is_loopback(url: URL) -> bool:
+    return (url.host or "") in _LOOPBACK or (url.host or "").startswith("127.")
+
+
+class _Auth:
+    """Key or bearer token; the token is fetched lazily and refreshed before it expires."""
+
+    def __init__(self, key: str | None, credential: TokenProvider | None) -> None:
+        self.key = Secret(key) if key is not None else None
+        self.credential = credential
+        self._token: Secret | None = None
+        self._expires_on = 0.0
+        self._lock = anyio.Lock()
+
+    async def headers(self) -> dict[str, str]:
+        if self.key is not None:
+            return {"Ocp-Apim-Subscription-Key": self.key.reveal()}
+        assert self.credential is not None
+        if self._token is None or self._expires_on - time.time() < 300:
+            async with self._lock:
+                if self._token is None or self._expires_on - time.time() < 300:
+                    access = await self.credential.get_token(SCOPE)
+                    self._token = Secret(str(access.token))
+                    self._expires_on = float(access.expires_on)
+        assert self._token is not None
+        return {"Authorization": f"Bearer {self._token.reveal()}"}
+
+
+class Transport:
+    """One aiohttp session per client, with auth, retries and error mapping."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        key: str | None,
+        credential: TokenProvider | None,
+        api_version: str,
+        config: HttpConfig,
+        session: Any = None,
+        ssl: _ssl.SSLContext | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        if (key is None) == (credential is None):
+            raise errors.InvalidInputError(
+                "give exactly one of key= (a Speech resource key) or credential= "
+                "(an async token provider such as azure.identity.aio.DefaultAzureCredential)"
+            )
+        if key is not None and not key.strip():
+            raise errors.InvalidInputError("key= is empty: pass the Speech resource key")
+        base = URL(endpoint.rstrip("/"))
+        if base.scheme not in ("http", "https") or not base.host:
+            raise errors.InvalidInputError(
+                f"endpoint must be an absolute http(s) URL such as "
+                f"https://eastus.api.cognitive.microsoft.com; got {redact_url(endpoint)!r}"
+            )
+        if base.scheme == "http" and not (allow_insecure_http or _is_loopback(base)):
+            raise errors.InvalidInputError(
+                "plain http:// is only accepted for loopback addresses (the emulator); "
+                "use https://, or pass allow_insecure_http=True if you really mean it"
+            )
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise errors.InvalidInputError("session= must be an aiohttp.ClientSession")
+        self.base = base
+        self.origin = base.origin()
+        self.api_version = api_version
+        self.config = config
+        self.auth = _Auth(key, credential)
+        self._ssl = ssl
+        self._session: aiohttp.ClientSession | None = session
+        self._owns_session = session is None
+        self._state = "unopened"
+        self.user_agent = " ".join(
+            p
+            for p in (
+                f"speechrest/{__version__}",
+                f"aiohttp/{aiohttp.__version__}",
+                f"Python/{platform.python_version()} ({platform.system()})",
+                config.user_agent,
+            )
+            if p
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._state != "unopened":
+            raise errors.ClientStateError(
+                f"this client is {self._state}; create a new SpeechClient to open it again"
+            )
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.config.max_connections,
+                ssl=self._ssl if self._ssl is not None else True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout(),
+                auto_decompress=True,
+                trust_env=False,
+            )
+        self._state = "open"
+
+    async def close(self) -> None:
+        if self._state == "open" and self._owns_session and self._session is not None:
+            await self._session.close()
+        self._state = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        return self._state == "open"
+
+    def connector_stats(self) -> dict[str, int]:
+        """Pooled and in-use connections (for diagnostics and tests)."""
+        conn = self._session.connector if self._session is not None else None
+        if conn is None:
+            return {"acquired": 0, "pooled": 0}
+        acquired = len(getattr(conn, "_acquired", ()))
+        pooled = sum(len(v) for v in getattr(conn, "_conns", {}).values())
+        return {"acquired": acquired, "pooled": pooled}
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=None,
+            connect=None,
+            sock_connect=self.config.connect_timeout,
+            sock_read=self.config.read_timeout,
+        )
+
+    def _require_open(self) -> aiohttp.ClientSession:
+        if self._state != "open" or self._session is None:
+            if self._state == "unopened":
+                raise errors.ClientStateError(
+                    "the client is not open: use it as `async with SpeechClient(...) as client:`"
+                )
+            raise errors.ClientStateError("the client is closed; create a new SpeechClient")
+        if self._session.closed:
+            raise errors.ClientStateError("the aiohttp session given to this client is closed")
+        return self._session
+
+    # -- requests --------------------------------------------------------------------------
+
+    def url(self, path: str) -> URL:
+        """The absolute URL of an API path such as ``/transcriptions``."""
+        return URL(str(self.base) + "/speechtotext" + path)
+
+    def same_origin(self, url: URL) -> bool:
+        return url.origin() == self.origin
+
+    async def request(
+        self,
+        method: str,
+        target: str | URL,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        body: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+        creates: bool = False,
+        max_retries: int | None = None,
+        authenticated: bool = True,
+        expect: str = "json",
+    ) -> Response:
+        """Send one API call, with retries, and return its response or raise our error.
+
+        ``target`` is an API path (``/transcriptions``) or an absolute URL (``@nextLink``,
+        ``Location``, a ``contentUrl``). Credentials go only to the configured endpoint's
+        origin. ``creates`` marks a POST that creates an entity: it is retried only when the
+        request provably did not reach the service, or the service asked for a retry with
+        429/503 and Retry-After. ``expect`` is ``"json"`` or ``"bytes"``.
+        """
+        session = self._require_open()
+        if isinstance(target, URL) or "://" in str(target):
+            url = URL(str(target), encoded=True)
+        else:
+            url = self.url(str(target))
+        query: dict[str, Any] = dict(url.query)
+        if self.same_origin(url) and authenticated:
+            query.setdefault("api-version", self.api_version)
+        for name, value in (params or {}).items():
+            if value is not None:
+                query[name] = _query_value(value)
+        url = url.with_query(query) if query else url
+
+        if json_body is not None:
+            payload = json.dumps(json_body, separators=(",", ":")).encode()
+            body = Body(open=lambda: payload, content_type="application/json", length=len(payload))
+
+        retries = self.config.max_retries if max_retries is None else max_retries
+        client_request_id = str(uuid.uuid4())
+        slept = 0.0
+        attempt = 0
+        while True:
+            try:
+                response = await self._send(
+                    session,
+                    method,
+                    url,
+                    operation,
+                    body,
+                    headers,
+                    client_request_id,
+                    authenticated=authenticated,
+                    attempt=attempt,
+                    expect=expect,
+                )
+            except _Retryable as exc:
+                delay = self._backoff(attempt, None)
+                if (
+                    (creates and exc.reached_service)
+                    or attempt >= retries
+                    or slept + delay > self.config.max_retry_time
+                ):
+                    raise exc.error from None
+                if body is not None and not body.replayable:
+                    raise errors.NotReplayableError(
+                        f"{exc.error}; the request body is a one-shot stream (an async iterable "
+                        "or a non-seekable file) and cannot be sent again: pass a path, bytes or "
+                        "a seekable file to get automatic retries",
+                        operation=operation,
+                    ) from None
+                log.info(
+                    "%s: %s; retry %d/%d in %.2fs",
+                    operation,
+                    exc.error,
+                    attempt + 1,
+                    retries,
+                    delay,
+                )
+            else:
+                if response.status < 400:
+                    return response
+                error = self._status_error(response, operation)
+                delay_or_none = self._retry_delay(response, error, attempt, creates, body)
+                if delay_or_none is None or attempt >= retries:
+                    raise error
+                delay = delay_or_none
+                if slept + delay > self.config.max_retry_time:
+                    raise error
+                log.info(
+                    "%s: HTTP %d; retry %d/%d in %.2fs",
+                    operation,
+                    response.status,
+                    attempt + 1,
+                    retries,
+                    delay,
+                )
+            await anyio.sleep(delay)
+            slept += delay
+            attempt += 1
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        operation: str,
+        body: Body | None,
+        extra_headers: Mapping[str, str] | None,
+        client_request_id: str,
+        *,
+        authenticated: bool,
+        attempt: int,
+        expect: str,
+    ) -> Response:
+        for _hop in range(5):
+            headers = {
+                "User-Agent": self.user_agent,
+                "x-ms-client-request-id": client_request_id,
+                "Accept": "application/json",
+            }
+            if attempt:
+                headers["x-ms-retry-count"] = str(attempt)
+            if authenticated and self.same_origin(url):
+                headers.update(await self.auth.headers())
+            data: Any = None
+            if body is not None and method not in ("GET", "HEAD"):
+                data = body.open()
+                headers["Content-Type"] = body.content_type
+                if body.length is not None:
+                    headers["Content-Length"] = str(body.length)
+            if extra_headers:
+                headers.update(extra_headers)
+            started = time.perf_counter()
+            try:
+                async with session.request(
+                    method, url, data=data, headers=headers, allow_redirects=False
+                ) as resp:
+                    if resp.status in _REDIRECTS and "Location" in resp.headers:
+                        url = url.join(URL(resp.headers["Location"]))
+                        if resp.status == 303:
+                            method, body = "GET", None
+                        continue
+                    raw = await resp.read()
+                    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+            except TimeoutError as exc:
+                connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
+                error: errors.APIConnectionError = errors.APITimeoutError(
+                    f"timed out after {time.perf_counter() - started:.1f}s "
+                    f"({'connecting' if connecting else 'waiting for the response'}) "
+                    f"calling {redact_url(url)}; raise connect_timeout=/read_timeout= if the "
+                    "service needs longer",
+                    operation=operation,
+                )
+                raise _Retryable(error, reached_service=not connecting) from None
+            except aiohttp.ClientConnectorError as exc:
+                error = errors.APIConnectionError(
+                    f"cannot connect to {url.host}:{url.port}: {exc.os_error}",
+                    operation=operation,
+                )
+                raise _Retryable(error, reached_service=False) from None
+            except (aiohttp.ClientError, OSError) as exc:
+                error = errors.APIConnectionError(
+                    f"connection to {url.host}:{url.port} failed during the exchange: "
+                    f"{type(exc).__name__}: {redact_url(exc)}",
+                    operation=operation,
+                )
+                raise _Retryable(error, reached_service=True) from None
+            request_id = next(
+                (resp_headers[h] for h in _REQUEST_ID_HEADERS if h in resp_headers), None
+            )
+            log.debug(
+                "%s %s %s -> %d in %.3fs (request id %s)",
+                operation,
+                method,
+                redact_url(url),
+                resp.status,
+                time.perf_counter() - started,
+                request_id,
+            )
+            decoded: Any = None
+            if raw and (expect == "json" or resp.status >= 400):
+                try:
+                    decoded = json.loads(raw)
+                except ValueError as exc:
+                    if resp.status < 400:
+                        raise errors.ResponseValidationError(
+                            operation,
+                            [f"the body is not valid JSON ({exc}); {len(raw)} bytes received"],
+                            request_id=request_id,
+                        ) from None
+                    decoded = raw.decode("utf-8", "replace")[:500]
+            elif raw:
+                decoded = raw
+            return Response(
+                status=resp.status,
+                headers=resp_headers,
+                data=decoded,
+                request_id=request_id,
+                url=str(url),
+            )
+        raise errors.APIConnectionError("too many redirects", operation=operation)
+
+    def _status_error(self, response: Response, operation: str) -> errors.APIStatusError:
+        code, inner_code, message = _error_fields(response.data)
+        if message is None and isinstance(response.data, str):
+            message = response.data
+        cls = errors.status_error_class(response.status)
+        return cls(
+            response.status,
+            code=code,
+            inner_code=inner_code,
+            message=message,
+            request_id=response.request_id,
+            operation=operation,
+            body=response.data,
+            retry_after=response.retry_after,
+        )
+
+    def _retry_delay(
+        self,
+        response: Response,
+        error: errors.APIStatusError,
+        attempt: int,
+        creates: bool,
+        body: Body | None,
+    ) -> float | None:
+        """Seconds to wait before retrying, or None when this error must be raised."""
+        status = response.status
+        if status not in RETRY_STATUSES:
+            return None
+        retry_after = response.retry_after
+        if status == 429 and _is_quota_error(error):
+            return None
+        if retry_after is not None and retry_after > self.config.max_retry_after:
+            return None
+        said_retry = status in (429, 503) and retry_after is not None
+        if creates and not said_retry:
+            return None
+        if body is not None and not body.replayable:
+            return None
+        return self._backoff(attempt, retry_after)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self.config.backoff_max, self.config.backoff_base * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+
+
+def _is_quota_error(error: errors.APIStatusError) -> bool:
+    text = " ".join(filter(None, (error.code, error.inner_code, error.message))).lower()
+    return any(marker.lower() in text for marker in _QUOTA_CODES)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Retryable(Exception):
+    """Internal: a transport failure that may be retried."""
+
+    def __init__(self, error: errors.APIConnectionError, *, reached_service: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.reached_service = reached_service

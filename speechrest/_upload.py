@@ -1,0 +1,214 @@
+"""Streaming request bodies: audio sources and the multipart form of fast transcription.
+
+A body is described once and produced again for every attempt: a path is re-opened, a
+seekable file is rewound to where it started, bytes are reused. Files are read in chunks
+off the event loop and never held whole in memory. An async iterable (or a non-seekable
+file) can be sent only once, so it is marked not replayable.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from pathlib import Path
+from typing import IO, Any
+
+import anyio
+import anyio.to_thread
+import attrs
+
+from ._http import Body
+from .errors import AudioSourceError
+
+__all__ = ["AudioInput", "AudioSource", "multipart_body", "prepare_audio"]
+
+CHUNK_SIZE = 256 * 1024
+"""Bytes read from a file per chunk."""
+SMALL_FILE = 1024 * 1024
+"""Files up to this size are read in one call."""
+
+AudioInput = (
+    str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | AsyncIterable[bytes]
+)
+"""What ``transcribe`` accepts as audio."""
+
+
+@attrs.frozen(kw_only=True)
+class AudioSource:
+    """A validated audio source."""
+
+    filename: str
+    """The file name sent in the multipart part."""
+    size: int | None
+    """Bytes to send, when known."""
+    replayable: bool
+    chunks: Callable[[], AsyncIterator[bytes]]
+    """A fresh iterator over the content, one per attempt."""
+
+
+def prepare_audio(audio: Any) -> AudioSource:
+    """Check an audio source and describe how to stream it. No network traffic happens here."""
+    if isinstance(audio, str | os.PathLike):
+        return _path_source(Path(audio))
+    if isinstance(audio, bytes | bytearray | memoryview):
+        data = bytes(audio)
+        if not data:
+            raise AudioSourceError("the audio is empty (0 bytes): nothing to transcribe")
+        return AudioSource(
+            filename="audio", size=len(data), replayable=True, chunks=lambda: _once(data)
+        )
+    if isinstance(audio, io.TextIOBase):
+        raise AudioSourceError("the audio file is open in text mode: open it with 'rb'")
+    if hasattr(audio, "read"):
+        return _file_source(audio)
+    if hasattr(audio, "__aiter__"):
+        return _aiter_source(audio)
+    raise AudioSourceError(
+        f"cannot transcribe a {type(audio).__name__}: pass a path, bytes, a binary file "
+        "object or an async iterable of bytes (or audio_url=)"
+    )
+
+
+def _path_source(path: Path) -> AudioSource:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise AudioSourceError(f"audio file not found: {path}") from None
+    except OSError as exc:
+        raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
+    if path.is_dir():
+        raise AudioSourceError(f"{path} is a directory, not an audio file")
+    if st.st_size == 0:
+        raise AudioSourceError(f"audio file {path} is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise AudioSourceError(f"audio file {path} is not readable (permission denied)")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        if st.st_size <= SMALL_FILE:
+            yield await anyio.to_thread.run_sync(path.read_bytes)
+            return
+        f = await anyio.open_file(path, "rb")
+        try:
+            while chunk := await f.read(CHUNK_SIZE):
+                yield chunk
+        finally:
+            with anyio.CancelScope(shield=True):
+                await f.aclose()
+
+    return AudioSource(filename=path.name, size=st.st_size, replayable=True, chunks=chunks)
+
+
+def _file_source(fileobj: IO[bytes]) -> AudioSource:
+    name = Path(str(getattr(fileobj, "name", "audio"))).name or "audio"
+    seekable = False
+    start = 0
+    size: int | None = None
+    try:
+        seekable = bool(fileobj.seekable())
+        if seekable:
+            start = fileobj.tell()
+            end = fileobj.seek(0, os.SEEK_END)
+            fileobj.seek(start)
+            size = end - start
+    except (OSError, ValueError, AttributeError):
+        seekable = False
+    if size == 0:
+        raise AudioSourceError(f"the audio file object {name!r} has no bytes left to read")
+    used = False
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal used
+        if seekable:
+            await anyio.to_thread.run_sync(fileobj.seek, start)
+        elif used:
+            raise AudioSourceError("a non-seekable file can be sent only once")
+        used = True
+        while True:
+            chunk = await anyio.to_thread.run_sync(fileobj.read, CHUNK_SIZE)
+            if not chunk:
+                return
+            if not isinstance(chunk, bytes | bytearray):
+                raise AudioSourceError("the audio file object returned text: open it with 'rb'")
+            yield bytes(chunk)
+
+    return AudioSource(filename=name, size=size, replayable=seekable, chunks=chunks)
+
+
+def _aiter_source(iterable: AsyncIterable[bytes]) -> AudioSource:
+    used = False
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal used
+        if used:
+            raise AudioSourceError("an async iterable of bytes can be sent only once")
+        used = True
+        async for chunk in iterable:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise AudioSourceError(
+                    f"the async iterable yielded {type(chunk).__name__}, expected bytes"
+                )
+            if chunk:
+                yield bytes(chunk)
+
+    return AudioSource(filename="audio", size=None, replayable=False, chunks=chunks)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def multipart_body(
+    definition_json: bytes,
+    audio: AudioSource | None,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> Body:
+    """The ``multipart/form-data`` body of ``Transcriptions_Transcribe``.
+
+    Parts: ``definition`` (a JSON string field) and, unless the audio comes from a URL,
+    ``audio`` (the file). The framing is written here so that the exact Content-Length is
+    known up front (no chunked upload) and the file streams straight from disk.
+    ``on_progress`` is called with the number of audio bytes sent so far.
+    """
+    boundary = "speechrest-" + secrets.token_hex(16)
+    head = (
+        (f'--{boundary}\r\nContent-Disposition: form-data; name="definition"\r\n\r\n').encode()
+        + definition_json
+        + b"\r\n"
+    )
+    tail = f"--{boundary}--\r\n".encode()
+    if audio is None:
+        payload = head + tail
+        return Body(
+            open=lambda: payload,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            length=len(payload),
+        )
+    filename = audio.filename.replace('"', "%22").replace("\r", "").replace("\n", "")
+    audio_head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="audio"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    prefix = head + audio_head
+    suffix = b"\r\n" + tail
+
+    async def stream() -> AsyncIterator[bytes]:
+        sent = 0
+        yield prefix
+        async for chunk in audio.chunks():
+            yield chunk
+            if on_progress is not None:
+                sent += len(chunk)
+                on_progress(sent)
+        yield suffix
+
+    length = None if audio.size is None else len(prefix) + audio.size + len(suffix)
+    return Body(
+        open=stream,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        length=length,
+        replayable=audio.replayable,
+    )

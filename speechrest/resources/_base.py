@@ -1,0 +1,145 @@
+"""What every resource class shares: requests through the transport, and paging."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+
+from .._convert import structure, unstructure
+from .._http import Body, Response
+from ..errors import ResponseValidationError
+
+if TYPE_CHECKING:
+    from .._client import SpeechClient
+
+__all__ = ["AsyncPager", "Page", "Resource"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of a list: its items and the link to the next page (None on the last)."""
+
+    values: list[T]
+    next_link: str | None
+
+
+class Resource:
+    """Base of the operation-group classes (``client.transcriptions`` and friends)."""
+
+    def __init__(self, client: SpeechClient) -> None:
+        self._client = client
+
+    async def _call(
+        self,
+        method: str,
+        target: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        body: Body | None = None,
+        creates: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send a request; model instances in ``json`` are unstructured to the wire form."""
+        return await self._client._transport.request(
+            method,
+            target,
+            operation=operation,
+            params=params,
+            json_body=unstructure(json) if json is not None else None,
+            body=body,
+            creates=creates,
+            headers=headers,
+            max_retries=self._client._max_retries,
+        )
+
+    async def _fetch(
+        self,
+        method: str,
+        target: str,
+        cls: type[T],
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        creates: bool = False,
+    ) -> T:
+        """Send a request and structure its JSON body as ``cls``."""
+        response = await self._call(
+            method, target, operation=operation, params=params, json=json, creates=creates
+        )
+        return structure(response.data, cls, operation, response.request_id)
+
+    def _pager(
+        self,
+        target: str,
+        cls: type[T],
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> AsyncPager[T]:
+        return AsyncPager(self, target, cls, operation=operation, params=params or {})
+
+
+class AsyncPager(Generic[T]):
+    """An async iterator over every item of a paged list, following ``@nextLink`` as given.
+
+    ``async for item in pager`` walks all items; ``async for page in pager.by_page()`` walks
+    pages; ``await pager.to_list()`` collects everything.
+    """
+
+    def __init__(
+        self,
+        resource: Resource,
+        target: str,
+        cls: type[T],
+        *,
+        operation: str,
+        params: Mapping[str, Any],
+    ) -> None:
+        self._resource = resource
+        self._target = target
+        self._cls = cls
+        self._operation = operation
+        self._params = params
+
+    async def by_page(self) -> AsyncIterator[Page[T]]:
+        """Yield one :class:`Page` at a time."""
+        target: str | None = self._target
+        params: Mapping[str, Any] | None = self._params
+        while target is not None:
+            response = await self._resource._call(
+                "GET", target, operation=self._operation, params=params
+            )
+            data = response.data
+            if not isinstance(data, dict) or not isinstance(data.get("values"), list):
+                raise ResponseValidationError(
+                    self._operation,
+                    ["expected an object with a 'values' list @ $"],
+                    request_id=response.request_id,
+                )
+            values = [
+                structure(v, self._cls, self._operation, response.request_id)
+                for v in data["values"]
+            ]
+            next_link = data.get("@nextLink")
+            yield Page(values=values, next_link=next_link if isinstance(next_link, str) else None)
+            target = next_link if isinstance(next_link, str) and next_link else None
+            params = None  # the next link already carries skip, top, filter and api-version
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
+
+    async def _items(self) -> AsyncIterator[T]:
+        async for page in self.by_page():
+            for item in page.values:
+                yield item
+
+    async def to_list(self) -> list[T]:
+        """Every item of every page."""
+        return [item async for item in self]

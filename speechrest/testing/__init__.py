@@ -1,0 +1,26 @@
+"""A local emulator of the Speech to text service, for tests and offline development.
+
+``SpeechEmulator`` serves the API on 127.0.0.1; point a ``SpeechClient`` at its
+``endpoint`` with its ``key``. Recognizers decide what the emulator "hears".
+"""
+
+from ._audio import AudioInfo, make_wav
+from ._emulator import EmulatorState, RequestRecord, SpeechEmulator
+from ._recognizer import (
+    DeterministicRecognizer,
+    RecognizedPhrase,
+    Recognizer,
+    ScriptedRecognizer,
+)
+
+__all__ = [
+    "AudioInfo",
+    "DeterministicRecognizer",
+    "EmulatorState",
+    "RecognizedPhrase",
+    "Recognizer",
+    "RequestRecord",
+    "ScriptedRecognizer",
+    "SpeechEmulator",
+    "make_wav",
+]

@@ -1,0 +1,128 @@
+"""Recognizers: what the emulator "hears". Deterministic by default, scriptable in tests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+import attrs
+
+from ._audio import AudioInfo
+
+__all__ = [
+    "DeterministicRecognizer",
+    "RecognizedPhrase",
+    "Recognizer",
+    "ScriptedRecognizer",
+]
+
+_VOCABULARY = (
+    "the quick brown fox jumps over lazy dog speech service weather today meeting "
+    "customer order number please thank you hello world account balance support team"
+).split()
+
+
+@attrs.frozen(kw_only=True)
+class RecognizedPhrase:
+    """One phrase the recognizer heard."""
+
+    text: str
+    offset_ms: int
+    duration_ms: int
+    channel: int = 0
+    speaker: int | None = None
+    confidence: float = 0.9
+    locale: str = "en-US"
+
+
+class Recognizer(Protocol):
+    """Turns audio into phrases. ``locales`` are the candidates the caller gave."""
+
+    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]: ...
+
+
+def split_text(
+    text: str, audio: AudioInfo, locale: str, *, channel: int = 0, speakers: int | None = None
+) -> list[RecognizedPhrase]:
+    """Spread ``text`` over the audio's duration as phrases (one per sentence)."""
+    sentences = [s.strip() for s in text.replace("?", "?|").replace(".", ".|").split("|")]
+    sentences = [s for s in sentences if s]
+    if not sentences:
+        return []
+    total_words = sum(len(s.split()) for s in sentences)
+    per_word = max(1, audio.duration_ms // max(1, total_words))
+    phrases, offset = [], 0
+    for i, sentence in enumerate(sentences):
+        duration = per_word * len(sentence.split())
+        phrases.append(
+            RecognizedPhrase(
+                text=sentence,
+                offset_ms=offset,
+                duration_ms=duration,
+                channel=channel,
+                speaker=(i % speakers) + 1 if speakers else None,
+                locale=locale,
+            )
+        )
+        offset += duration
+    return phrases
+
+
+class DeterministicRecognizer:
+    """The default recognizer.
+
+    A WAV that carries its transcript in a RIFF ``INFO`` comment (``ICMT``) is "heard" as
+    that text; any other audio gets pseudo-words derived from a hash of its content, about
+    two words per second. The same audio always gives the same transcript.
+    """
+
+    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        locale = locales[0] if locales else "en-US"
+        phrases: list[RecognizedPhrase] = []
+        for channel in range(min(audio.channels, 2)):
+            text = audio.comment or self._pseudo_text(audio, channel)
+            phrases += split_text(text, audio, locale, channel=channel)
+        return phrases
+
+    @staticmethod
+    def _pseudo_text(audio: AudioInfo, channel: int) -> str:
+        h = hashlib.sha256()
+        with audio.path.open("rb") as f:
+            h.update(f.read(65536))
+        h.update(bytes([channel]))
+        digest = h.digest()
+        count = max(1, min(len(digest), audio.duration_ms // 500))
+        words = [_VOCABULARY[b % len(_VOCABULARY)] for b in digest[:count]]
+        return " ".join(words).capitalize() + "."
+
+
+class ScriptedRecognizer:
+    """Transcripts chosen by the test: by file name (or URL), or by a function.
+
+    ``ScriptedRecognizer({"call.wav": "Hello there."}, default="...")`` or
+    ``ScriptedRecognizer(lambda audio: "...")``. Unknown names fall back to ``default``
+    (or the deterministic recognizer when no default is given).
+    """
+
+    def __init__(
+        self,
+        script: Mapping[str, str] | Callable[[AudioInfo], str],
+        *,
+        default: str | None = None,
+    ) -> None:
+        self._script = script
+        self._default = default
+        self._fallback = DeterministicRecognizer()
+
+    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        locale = locales[0] if locales else "en-US"
+        if callable(self._script):
+            text: str | None = self._script(audio)
+        else:
+            text = self._script.get(audio.name) or self._script.get(audio.name.rsplit("/", 1)[-1])
+        if text is None:
+            text = self._default
+        if text is None:
+            return self._fallback.recognize(audio, locales)
+        return split_text(text, audio, locale)

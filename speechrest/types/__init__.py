@@ -1,0 +1,53 @@
+"""Public attrs models and enums of the Speech to text API, one module per operation group."""
+
+from ._common import (
+    BlockKind,
+    EntityError,
+    EntityReference,
+    File,
+    FileKind,
+    FileLinks,
+    FileProperties,
+    ProfanityFilterMode,
+    PunctuationMode,
+    Status,
+    WireEnum,
+)
+from .transcribe import (
+    ChannelCombinedPhrases,
+    EnhancedModeModelOptions,
+    EnhancedModeProperties,
+    EnhancedModeTimestampGranularity,
+    EnhancedModeTranscriptionStyle,
+    Phrase,
+    PhraseListProperties,
+    TranscribeDefinition,
+    TranscribeDiarizationProperties,
+    TranscribeResult,
+    Word,
+)
+
+__all__ = [
+    "BlockKind",
+    "ChannelCombinedPhrases",
+    "EnhancedModeModelOptions",
+    "EnhancedModeProperties",
+    "EnhancedModeTimestampGranularity",
+    "EnhancedModeTranscriptionStyle",
+    "EntityError",
+    "EntityReference",
+    "File",
+    "FileKind",
+    "FileLinks",
+    "FileProperties",
+    "Phrase",
+    "PhraseListProperties",
+    "ProfanityFilterMode",
+    "PunctuationMode",
+    "Status",
+    "TranscribeDefinition",
+    "TranscribeDiarizationProperties",
+    "TranscribeResult",
+    "WireEnum",
+    "Word",
+]

@@ -1,0 +1,153 @@
+"""Fast transcription (``Transcriptions_Transcribe``): request definition and result."""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from ._common import ProfanityFilterMode, WireEnum
+
+__all__ = [
+    "ChannelCombinedPhrases",
+    "EnhancedModeModelOptions",
+    "EnhancedModeProperties",
+    "EnhancedModeTimestampGranularity",
+    "EnhancedModeTranscriptionStyle",
+    "Phrase",
+    "PhraseListProperties",
+    "TranscribeDefinition",
+    "TranscribeDiarizationProperties",
+    "TranscribeResult",
+    "Word",
+]
+
+
+@enum.unique
+class EnhancedModeTimestampGranularity(WireEnum):
+    WORD = "word"
+    SEGMENT = "segment"
+    NONE = "none"
+
+
+@enum.unique
+class EnhancedModeTranscriptionStyle(WireEnum):
+    VERBATIM = "verbatim"
+    CLEAN = "clean"
+
+
+@attrs.frozen(kw_only=True)
+class TranscribeDiarizationProperties:
+    enabled: bool | None = None
+    """Whether speakers are told apart."""
+    max_speakers: int | None = None
+    """The largest number of speakers to expect (2..35)."""
+
+
+@attrs.frozen(kw_only=True)
+class PhraseListProperties:
+    phrases: list[str] | None = None
+    """Words and phrases the recognizer should favour."""
+    biasing_weight: float | None = None
+    """How strongly to favour them."""
+
+
+@attrs.frozen(kw_only=True)
+class EnhancedModeModelOptions:
+    timestamps: EnhancedModeTimestampGranularity | None = None
+    """Timestamp granularity: ``word``, ``segment`` or ``none``."""
+    transcribe_style: EnhancedModeTranscriptionStyle | None = None
+    """``verbatim`` or ``clean``."""
+
+
+@attrs.frozen(kw_only=True)
+class EnhancedModeProperties:
+    enabled: bool | None = None
+    """Turn the enhanced (LLM-based) mode on."""
+    task: str | None = None
+    """``transcribe`` or ``translate``."""
+    target_language: str | None = None
+    """Target language for ``translate``."""
+    prompt: list[str] | None = None
+    """Prompts that steer the enhanced model."""
+    model: str | None = None
+    """The enhanced model to use, e.g. ``mai-transcribe-2``."""
+    model_options: EnhancedModeModelOptions | None = None
+    """Options for that model."""
+
+
+@attrs.frozen(kw_only=True)
+class TranscribeDefinition:
+    """The ``definition`` part of a fast transcription request."""
+
+    locales: list[str] | None = None
+    """Candidate locales; when omitted, the language is detected."""
+    audio_url: str | None = None
+    """Transcribe audio from this URL instead of an uploaded file."""
+    models: dict[str, str] | None = None
+    """A custom model URL per locale."""
+    profanity_filter_mode: ProfanityFilterMode | None = None
+    """How profanity is handled."""
+    diarization: TranscribeDiarizationProperties | None = None
+    """Speaker separation."""
+    channels: list[int] | None = None
+    """0-based channels to transcribe separately (at most 2)."""
+    phrase_list: PhraseListProperties | None = None
+    """Phrase list biasing."""
+    enhanced_mode: EnhancedModeProperties | None = None
+    """Enhanced mode (transcribe or translate with an LLM-based model)."""
+
+
+@attrs.frozen(kw_only=True)
+class Word:
+    text: str
+    """The word."""
+    offset_ms: int
+    """Start, in milliseconds from the start of the audio."""
+    duration_ms: int
+    """Length in milliseconds."""
+
+
+@attrs.frozen(kw_only=True)
+class Phrase:
+    text: str
+    """The recognized text of the phrase."""
+    offset_ms: int
+    """Start, in milliseconds from the start of the audio."""
+    duration_ms: int
+    """Length in milliseconds."""
+    confidence: float
+    """Confidence 0..1."""
+    channel: int | None = None
+    """The channel, when channels are transcribed separately."""
+    speaker: int | None = None
+    """The speaker label, with diarization."""
+    words: list[Word] | None = None
+    """Word timings."""
+    locale: str | None = None
+    """The locale detected for this phrase."""
+
+
+@attrs.frozen(kw_only=True)
+class ChannelCombinedPhrases:
+    text: str
+    """The whole transcript of the channel."""
+    channel: int | None = None
+    """The channel, when channels are transcribed separately."""
+
+
+@attrs.frozen(kw_only=True)
+class TranscribeResult:
+    """The result of a fast transcription."""
+
+    duration_ms: int
+    """Audio duration in milliseconds."""
+    combined_phrases: list[ChannelCombinedPhrases]
+    """One full transcript per channel."""
+    phrases: list[Phrase]
+    """Recognized phrases with timings."""
+
+    @property
+    def text(self) -> str:
+        """The whole transcript (channels joined by newlines)."""
+        return "\n".join(c.text for c in self.combined_phrases)
