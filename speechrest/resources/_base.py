@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
 from .._convert import structure, unstructure
 from .._http import Body, Response
-from ..errors import ResponseValidationError
+from .._polling import PollPolicy, Polled, wait_until_terminal
+from ..errors import OperationFailedError, ResponseValidationError
+from ..types import Status
 
 if TYPE_CHECKING:
     from .._client import SpeechClient
@@ -74,6 +76,43 @@ class Resource:
             method, target, operation=operation, params=params, json=json, creates=creates
         )
         return structure(response.data, cls, operation, response.request_id)
+
+    async def _wait(
+        self,
+        target: str,
+        cls: type[T],
+        *,
+        operation: str,
+        what: str,
+        policy: PollPolicy | None = None,
+        on_status: Callable[[T], object] | None = None,
+        failed_error: type[OperationFailedError] = OperationFailedError,
+    ) -> T:
+        """Poll ``GET target`` until the entity is Succeeded (returned) or Failed (raised as
+        ``failed_error`` with its ``properties.error``). The one waiting loop of every group."""
+
+        async def poll() -> Polled[T]:
+            response = await self._call("GET", target, operation=operation)
+            entity = structure(response.data, cls, operation, response.request_id)
+            status = getattr(entity, "status", None)
+            if not isinstance(status, Status):
+                raise ResponseValidationError(
+                    operation,
+                    ["the entity has no status @ $.status"],
+                    request_id=response.request_id,
+                )
+            return Polled(entity=entity, status=status, retry_after=response.retry_after)
+
+        polled = await wait_until_terminal(poll, policy or PollPolicy(), on_status)
+        if polled.status == Status.FAILED:
+            error = getattr(getattr(polled.entity, "properties", None), "error", None)
+            raise failed_error(
+                polled.entity,
+                code=getattr(error, "code", None),
+                message=getattr(error, "message", None),
+                what=what,
+            )
+        return polled.entity
 
     def _pager(
         self,

@@ -5,7 +5,7 @@
 """
 
 from ._audio import AudioInfo, make_wav
-from ._emulator import EmulatorState, RequestRecord, SpeechEmulator
+from ._emulator import EmulatorState, RequestRecord, SpeechEmulator, Timing
 from ._recognizer import (
     DeterministicRecognizer,
     RecognizedPhrase,
@@ -22,5 +22,6 @@ __all__ = [
     "RequestRecord",
     "ScriptedRecognizer",
     "SpeechEmulator",
+    "Timing",
     "make_wav",
 ]

@@ -20,6 +20,7 @@ from ._recognizer import DeterministicRecognizer, Recognizer
 
 __all__ = [
     "EmulatorState",
+    "Timing",
     "RequestRecord",
     "SpeechEmulator",
     "error_response",
@@ -46,6 +47,22 @@ class RequestRecord:
     """Request headers, names lower-cased."""
 
 
+@attrs.frozen(kw_only=True)
+class Timing:
+    """How fast emulated long-running work moves (seconds). The defaults let a job of a few
+    short files finish within a couple of seconds; tests may make it faster still."""
+
+    queue_delay: float = 0.2
+    """Time an entity stays ``NotStarted`` before it starts ``Running``."""
+    run_time: float = 0.5
+    """Least time an entity stays ``Running`` before it ends."""
+    retry_after: int = 1
+    """``Retry-After`` (whole seconds, as the service sends) on status and list responses of
+    entities that are not finished."""
+    time_to_live_scale: float = 3600.0
+    """Seconds per hour of ``timeToLiveHours`` (lower it to see entities expire)."""
+
+
 @attrs.define(kw_only=True)
 class EmulatorState:
     """Everything the emulator holds. Operation groups keep their entities in ``stores``."""
@@ -56,6 +73,7 @@ class EmulatorState:
     """Accepted bearer tokens."""
     recognizer: Recognizer = attrs.field(factory=DeterministicRecognizer)
     api_version: str = API_VERSION
+    timing: Timing = attrs.field(factory=Timing)
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     spool_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()))
     base_url: str = ""
@@ -193,10 +211,8 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def _check_api(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = _state(request)
-    if not request.path.startswith("/speechtotext/") or request.path.startswith(
-        "/speechtotext/_blobs/"
-    ):
-        return await handler(request)
+    if not request.path.startswith("/speechtotext/"):
+        return await handler(request)  # e.g. result blobs, which carry their own SAS token
     key = request.headers.get("Ocp-Apim-Subscription-Key")
     auth = request.headers.get("Authorization", "")
     token = auth[7:] if auth.startswith("Bearer ") else None
@@ -278,6 +294,7 @@ class SpeechEmulator:
         recognizer: Recognizer | None = None,
         tokens: Iterable[str] = (),
         spool_dir: str | Path | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -285,6 +302,8 @@ class SpeechEmulator:
         self.state = EmulatorState(keys={self.key}, tokens=set(tokens))
         if recognizer is not None:
             self.state.recognizer = recognizer
+        if timing is not None:
+            self.state.timing = timing
         if spool_dir is not None:
             self.state.spool_dir = Path(spool_dir)
         self._runner: web.AppRunner | None = None
