@@ -9,7 +9,7 @@ import attrs
 
 from .._convert import structure, unstructure
 from .._http import Body, Response
-from .._polling import PollPolicy, Polled, wait_until_terminal
+from .._polling import Polled, PollPolicy, wait_until_terminal
 from ..errors import OperationFailedError, ResponseValidationError
 from ..types import Status
 
