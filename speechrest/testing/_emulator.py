@@ -327,9 +327,11 @@ class SpeechEmulator:
 
     async def start(self) -> None:
         self.app = build_app(self.state)
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self.port
