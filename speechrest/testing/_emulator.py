@@ -254,14 +254,14 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
-    from . import _fast
+    from . import _blobs, _fast
 
     app = web.Application(
         middlewares=[_record, *state.middlewares, _check_api],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
-    registrars: list[RouteRegistrar] = [_fast.register]
+    registrars: list[RouteRegistrar] = [_blobs.register, _fast.register]
     for register in registrars:
         register(app, state)
     return app
