@@ -51,6 +51,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
             if part.name == "definition":
                 raw = await part.read(decode=False)
                 definition = _parse_definition(bytes(raw))
+                state.transcribe_definitions.append(definition)
             elif part.name == "audio":
                 name = part.filename or "audio"
                 spool = await _spool_part(part, state)
