@@ -13,6 +13,34 @@ from ._common import (
     Status,
     WireEnum,
 )
+from .datasets import (
+    CommitBlocksEntry,
+    Dataset,
+    DatasetKind,
+    DatasetLinks,
+    DatasetLocales,
+    DatasetProperties,
+    DatasetUpdate,
+    ResponseBlock,
+    TextNormalizationKind,
+    UploadedBlocks,
+)
+from .endpoints import (
+    Endpoint,
+    EndpointLinks,
+    EndpointProperties,
+    EndpointPropertiesUpdate,
+    EndpointUpdate,
+)
+from .evaluations import (
+    EditsSummary,
+    Evaluation,
+    EvaluationLinks,
+    EvaluationProperties,
+    EvaluationUpdate,
+    TokenErrorDetails,
+)
+from .projects import Project, ProjectLinks, ProjectUpdate
 from .transcribe import (
     ChannelCombinedPhrases,
     EnhancedModeModelOptions,
@@ -50,4 +78,28 @@ __all__ = [
     "TranscribeResult",
     "WireEnum",
     "Word",
+    "CommitBlocksEntry",
+    "Dataset",
+    "DatasetKind",
+    "DatasetLinks",
+    "DatasetLocales",
+    "DatasetProperties",
+    "DatasetUpdate",
+    "EditsSummary",
+    "Endpoint",
+    "EndpointLinks",
+    "EndpointProperties",
+    "EndpointPropertiesUpdate",
+    "EndpointUpdate",
+    "Evaluation",
+    "EvaluationLinks",
+    "EvaluationProperties",
+    "EvaluationUpdate",
+    "Project",
+    "ProjectLinks",
+    "ProjectUpdate",
+    "ResponseBlock",
+    "TextNormalizationKind",
+    "TokenErrorDetails",
+    "UploadedBlocks",
 ]
