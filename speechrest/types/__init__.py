@@ -40,6 +40,25 @@ from .evaluations import (
     EvaluationUpdate,
     TokenErrorDetails,
 )
+from .models import (
+    BaseModel,
+    BaseModelDeprecationDates,
+    BaseModelFeatures,
+    BaseModelLinks,
+    BaseModelProperties,
+    CustomModel,
+    CustomModelDeprecationDates,
+    CustomModelLinks,
+    CustomModelProperties,
+    ModelCopyAuthorization,
+    ModelCopyAuthorizationDefinition,
+    ModelFeatures,
+    ModelFile,
+    ModelManifest,
+    ModelUpdate,
+    OutputFormatType,
+)
+from .operations import Operation, OperationResult
 from .projects import Project, ProjectLinks, ProjectUpdate
 from .transcribe import (
     ChannelCombinedPhrases,
@@ -53,6 +72,15 @@ from .transcribe import (
     TranscribeDiarizationProperties,
     TranscribeResult,
     Word,
+)
+from .webhooks import (
+    WebHook,
+    WebHookEventKind,
+    WebHookEvents,
+    WebHookLinks,
+    WebHookProperties,
+    WebHookPropertiesUpdate,
+    WebHookUpdate,
 )
 
 __all__ = [
@@ -78,6 +106,31 @@ __all__ = [
     "TranscribeResult",
     "WireEnum",
     "Word",
+    "BaseModel",
+    "BaseModelDeprecationDates",
+    "BaseModelFeatures",
+    "BaseModelLinks",
+    "BaseModelProperties",
+    "CustomModel",
+    "CustomModelDeprecationDates",
+    "CustomModelLinks",
+    "CustomModelProperties",
+    "ModelCopyAuthorization",
+    "ModelCopyAuthorizationDefinition",
+    "ModelFeatures",
+    "ModelFile",
+    "ModelManifest",
+    "ModelUpdate",
+    "OutputFormatType",
+    "Operation",
+    "OperationResult",
+    "WebHook",
+    "WebHookEventKind",
+    "WebHookEvents",
+    "WebHookLinks",
+    "WebHookProperties",
+    "WebHookPropertiesUpdate",
+    "WebHookUpdate",
     "CommitBlocksEntry",
     "Dataset",
     "DatasetKind",
