@@ -6,9 +6,11 @@
 
 from ._audio import AudioInfo, make_wav
 from ._emulator import EmulatorState, RequestRecord, SpeechEmulator, Timing
+from ._local import PocketSphinxRecognizer
 from ._recognizer import (
     DeterministicRecognizer,
     RecognizedPhrase,
+    RecognizedWord,
     Recognizer,
     ScriptedRecognizer,
 )
@@ -17,7 +19,9 @@ __all__ = [
     "AudioInfo",
     "DeterministicRecognizer",
     "EmulatorState",
+    "PocketSphinxRecognizer",
     "RecognizedPhrase",
+    "RecognizedWord",
     "Recognizer",
     "RequestRecord",
     "ScriptedRecognizer",

@@ -205,10 +205,19 @@ def _filter_profanity(text: str, mode: str | None) -> str:
 
 
 def words_of(phrase: RecognizedPhrase, text: str) -> list[dict[str, Any]]:
-    """Word timings spread evenly over the phrase."""
+    """Word timings: the recognizer's own, or spread evenly over the phrase."""
     tokens = text.split()
     if not tokens:
         return []
+    if phrase.words is not None and len(phrase.words) == len(tokens):
+        return [
+            {
+                "text": t.strip(".,!?").lower() or t,
+                "offsetMilliseconds": w.offset_ms,
+                "durationMilliseconds": w.duration_ms,
+            }
+            for t, w in zip(tokens, phrase.words, strict=True)
+        ]
     step = max(1, phrase.duration_ms // len(tokens))
     return [
         {

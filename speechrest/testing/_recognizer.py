@@ -13,6 +13,7 @@ from ._audio import AudioInfo
 __all__ = [
     "DeterministicRecognizer",
     "RecognizedPhrase",
+    "RecognizedWord",
     "Recognizer",
     "ScriptedRecognizer",
 ]
@@ -21,6 +22,15 @@ _VOCABULARY = (
     "the quick brown fox jumps over lazy dog speech service weather today meeting "
     "customer order number please thank you hello world account balance support team"
 ).split()
+
+
+@attrs.frozen(kw_only=True)
+class RecognizedWord:
+    """One word with its timing, for recognizers that know where each word is."""
+
+    text: str
+    offset_ms: int
+    duration_ms: int
 
 
 @attrs.frozen(kw_only=True)
@@ -34,6 +44,8 @@ class RecognizedPhrase:
     speaker: int | None = None
     confidence: float = 0.9
     locale: str = "en-US"
+    words: tuple[RecognizedWord, ...] | None = None
+    """Word timings; when absent, the words are spread evenly over the phrase."""
 
 
 class Recognizer(Protocol):
