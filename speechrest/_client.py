@@ -11,7 +11,11 @@ from ._http import HttpConfig, TokenProvider, Transport
 from ._redact import Secret, redact_url
 from ._upload import AudioInput
 from .errors import InvalidInputError
+from .resources.datasets import Datasets
+from .resources.endpoints import Endpoints
+from .resources.evaluations import Evaluations
 from .resources.fast import FastTranscription, OutcomeStream, TranscribeOutcome
+from .resources.projects import Projects
 from .types import TranscribeResult
 
 __all__ = ["DEFAULT_API_VERSION", "SpeechClient"]
@@ -87,6 +91,14 @@ class SpeechClient:
 
     def _init_resources(self) -> None:
         self._fast = FastTranscription(self)
+        self.projects = Projects(self)
+        """Custom speech projects and the entities in each."""
+        self.datasets = Datasets(self)
+        """Training and test data: import from a URL or upload a local file."""
+        self.endpoints = Endpoints(self)
+        """Deployments of custom models."""
+        self.evaluations = Evaluations(self)
+        """Accuracy comparisons of two models on a test dataset."""
 
     # -- construction helpers --------------------------------------------------------------
 

@@ -20,14 +20,24 @@ import anyio.to_thread
 import attrs
 
 from ._http import Body
-from .errors import AudioSourceError
+from .errors import AudioSourceError, InvalidInputError
 
-__all__ = ["AudioInput", "AudioSource", "multipart_body", "prepare_audio"]
+__all__ = [
+    "MAX_BLOCK_SIZE",
+    "AudioInput",
+    "AudioSource",
+    "FileBlock",
+    "file_blocks",
+    "multipart_body",
+    "prepare_audio",
+]
 
 CHUNK_SIZE = 256 * 1024
 """Bytes read from a file per chunk."""
 SMALL_FILE = 1024 * 1024
 """Files up to this size are read in one call."""
+MAX_BLOCK_SIZE = 8 * 1024 * 1024
+"""The largest block ``Datasets_UploadBlock`` accepts (8 MiB)."""
 
 AudioInput = (
     str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | AsyncIterable[bytes]
@@ -212,3 +222,73 @@ def multipart_body(
         length=length,
         replayable=audio.replayable,
     )
+
+
+@attrs.frozen(kw_only=True)
+class FileBlock:
+    """One block of a file uploaded in blocks: its place in the file and a body that
+    re-reads just that slice from disk for every attempt."""
+
+    index: int
+    offset: int
+    size: int
+    body: Body
+
+
+def file_blocks(path: str | os.PathLike[str], block_size: int = MAX_BLOCK_SIZE) -> list[FileBlock]:
+    """Split a local file into blocks of ``block_size`` bytes (the last may be shorter).
+
+    Nothing is read here; each block's body streams its slice in chunks, off the event
+    loop, so no more than a chunk per block in flight is ever held in memory.
+    """
+    if isinstance(block_size, bool) or not isinstance(block_size, int):
+        raise InvalidInputError(f"block_size must be an integer; got {block_size!r}")
+    if not 1 <= block_size <= MAX_BLOCK_SIZE:
+        raise InvalidInputError(
+            f"block_size must be between 1 and {MAX_BLOCK_SIZE} bytes (8 MiB); got {block_size}"
+        )
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+    except FileNotFoundError:
+        raise InvalidInputError(f"file not found: {file}") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {file}: {exc.strerror}") from None
+    if file.is_dir():
+        raise InvalidInputError(f"{file} is a directory, not a file")
+    if size == 0:
+        raise InvalidInputError(f"{file} is empty (0 bytes): there is nothing to upload")
+    if not os.access(file, os.R_OK):
+        raise InvalidInputError(f"{file} is not readable (permission denied)")
+    return [
+        FileBlock(
+            index=i,
+            offset=offset,
+            size=min(block_size, size - offset),
+            body=Body(
+                open=_slice_reader(file, offset, min(block_size, size - offset)),
+                content_type="application/octet-stream",
+                length=min(block_size, size - offset),
+            ),
+        )
+        for i, offset in enumerate(range(0, size, block_size))
+    ]
+
+
+def _slice_reader(path: Path, offset: int, size: int) -> Callable[[], AsyncIterator[bytes]]:
+    async def read() -> AsyncIterator[bytes]:
+        f = await anyio.open_file(path, "rb")
+        try:
+            await f.seek(offset)
+            left = size
+            while left:
+                chunk = await f.read(min(CHUNK_SIZE, left))
+                if not chunk:
+                    raise InvalidInputError(f"{path} became shorter while it was being uploaded")
+                left -= len(chunk)
+                yield chunk
+        finally:
+            with anyio.CancelScope(shield=True):
+                await f.aclose()
+
+    return read
