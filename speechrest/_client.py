@@ -15,7 +15,10 @@ from .resources.datasets import Datasets
 from .resources.endpoints import Endpoints
 from .resources.evaluations import Evaluations
 from .resources.fast import FastTranscription, OutcomeStream, TranscribeOutcome
+from .resources.models import Models
+from .resources.operations import Operations
 from .resources.projects import Projects
+from .resources.webhooks import WebHooks
 from .types import TranscribeResult
 
 __all__ = ["DEFAULT_API_VERSION", "SpeechClient"]
@@ -91,6 +94,12 @@ class SpeechClient:
 
     def _init_resources(self) -> None:
         self._fast = FastTranscription(self)
+        self.models = Models(self)
+        """Base and custom models: training, manifests, copies."""
+        self.operations = Operations(self)
+        """The status of model copies."""
+        self.webhooks = WebHooks(self)
+        """Web hook registrations."""
         self.projects = Projects(self)
         """Custom speech projects and the entities in each."""
         self.datasets = Datasets(self)

@@ -105,7 +105,10 @@ class Resource:
 
         polled = await wait_until_terminal(poll, policy or PollPolicy(), on_status)
         if polled.status == Status.FAILED:
-            error = getattr(getattr(polled.entity, "properties", None), "error", None)
+            # Entities report ``properties.error``; an Operation reports ``error``.
+            error = getattr(getattr(polled.entity, "properties", None), "error", None) or getattr(
+                polled.entity, "error", None
+            )
             raise failed_error(
                 polled.entity,
                 code=getattr(error, "code", None),
