@@ -3,7 +3,7 @@
 from . import errors, types
 from ._client import DEFAULT_API_VERSION, SpeechClient
 from ._convert import make_converter
-from ._polling import PollPolicy
+from ._polling import PollPolicy, WaitOutcome
 from ._version import __version__
 from .errors import SpeechRestError
 from .resources import AsyncPager, OutcomeStream, Page, TranscribeOutcome
@@ -17,6 +17,7 @@ __all__ = [
     "SpeechClient",
     "SpeechRestError",
     "TranscribeOutcome",
+    "WaitOutcome",
     "__version__",
     "errors",
     "make_converter",

@@ -46,8 +46,10 @@ class Resource:
         body: Body | None = None,
         creates: bool = False,
         headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
     ) -> Response:
-        """Send a request; model instances in ``json`` are unstructured to the wire form."""
+        """Send a request; model instances in ``json`` are unstructured to the wire form.
+        ``authenticated=False`` sends no credentials (for SAS URLs such as ``contentUrl``)."""
         return await self._client._transport.request(
             method,
             target,
@@ -58,6 +60,7 @@ class Resource:
             creates=creates,
             headers=headers,
             max_retries=self._client._max_retries,
+            authenticated=authenticated,
         )
 
     async def _fetch(
@@ -92,30 +95,41 @@ class Resource:
         ``failed_error`` with its ``properties.error``). The one waiting loop of every group."""
 
         async def poll() -> Polled[T]:
-            response = await self._call("GET", target, operation=operation)
-            entity = structure(response.data, cls, operation, response.request_id)
-            status = getattr(entity, "status", None)
-            if not isinstance(status, Status):
-                raise ResponseValidationError(
-                    operation,
-                    ["the entity has no status @ $.status"],
-                    request_id=response.request_id,
-                )
-            return Polled(entity=entity, status=status, retry_after=response.retry_after)
+            return await self._poll(target, cls, operation=operation)
 
         polled = await wait_until_terminal(poll, policy or PollPolicy(), on_status)
         if polled.status == Status.FAILED:
-            # Entities report ``properties.error``; an Operation reports ``error``.
-            error = getattr(getattr(polled.entity, "properties", None), "error", None) or getattr(
-                polled.entity, "error", None
-            )
-            raise failed_error(
-                polled.entity,
-                code=getattr(error, "code", None),
-                message=getattr(error, "message", None),
-                what=what,
-            )
+            raise self._failure(polled.entity, failed_error, what)
         return polled.entity
+
+    async def _poll(self, target: str, cls: type[T], *, operation: str) -> Polled[T]:
+        """One status poll: ``GET target`` structured as ``cls``, with its Retry-After."""
+        response = await self._call("GET", target, operation=operation)
+        entity = structure(response.data, cls, operation, response.request_id)
+        status = getattr(entity, "status", None)
+        if not isinstance(status, Status):
+            raise ResponseValidationError(
+                operation,
+                ["the entity has no status @ $.status"],
+                request_id=response.request_id,
+            )
+        return Polled(entity=entity, status=status, retry_after=response.retry_after)
+
+    @staticmethod
+    def _failure(
+        entity: object, failed_error: type[OperationFailedError], what: str
+    ) -> OperationFailedError:
+        """The error for an entity that ended ``Failed``."""
+        # Entities report ``properties.error``; an Operation reports ``error``.
+        error = getattr(getattr(entity, "properties", None), "error", None) or getattr(
+            entity, "error", None
+        )
+        return failed_error(
+            entity,
+            code=getattr(error, "code", None),
+            message=getattr(error, "message", None),
+            what=what,
+        )
 
     def _pager(
         self,

@@ -1,0 +1,479 @@
+"""Batch transcription (``client.transcriptions``): submit jobs, wait for them, read results."""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import anyio
+from yarl import URL
+
+from .._convert import structure
+from .._polling import Polled, PollPolicy, WaitOutcome, poll_many
+from ..errors import InvalidInputError, ResponseValidationError, TranscriptionFailedError
+from ..types import (
+    DiarizationProperties,
+    File,
+    FileKind,
+    LanguageIdentificationMode,
+    LanguageIdentificationProperties,
+    ProfanityFilterMode,
+    PunctuationMode,
+    Transcription,
+    TranscriptionLocales,
+    TranscriptionProperties,
+    TranscriptionReport,
+    TranscriptionResultFile,
+    TranscriptionUpdate,
+    WireEnum,
+)
+from ._base import AsyncPager
+from ._entity import (
+    EntityRef,
+    EntityResource,
+    check_custom_properties,
+    check_locale,
+    check_name,
+    check_text,
+    entity_id,
+)
+from .fast import OutcomeStream
+
+__all__ = ["Transcriptions"]
+
+T = TypeVar("T")
+E = TypeVar("E", bound=WireEnum)
+
+MAX_CONTENT_URLS = 1000
+MIN_TTL_HOURS, MAX_TTL_HOURS = 6, 744
+MAX_CONTINUOUS_CANDIDATES = 10
+WHAT = "transcription"
+
+
+def _http_url(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a URL string; got {type(value).__name__}")
+    url = URL(value.strip())
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidInputError(f"{what} must be an absolute http(s) URL; got {value[:80]!r}")
+    return value.strip()
+
+
+def _enum(cls: type[E], value: object, what: str) -> E | None:
+    if value is None:
+        return None
+    try:
+        return cls.parse(value, what)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
+
+
+def _flag(value: object, what: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be True or False; got {value!r}")
+    return value
+
+
+def _content_urls(value: object) -> list[str]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInputError(
+            "content_urls must be a list of audio URLs (wrap a single URL in a list)"
+        )
+    urls = [_http_url(u, "each of content_urls") for u in value]
+    if not 1 <= len(urls) <= MAX_CONTENT_URLS:
+        raise InvalidInputError(
+            f"content_urls must hold 1 to {MAX_CONTENT_URLS} URLs; got {len(urls)}: "
+            "split larger batches into several jobs"
+        )
+    return urls
+
+
+def _ttl(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"time_to_live_hours must be an integer; got {value!r}")
+    if not MIN_TTL_HOURS <= value <= MAX_TTL_HOURS:
+        raise InvalidInputError(
+            f"time_to_live_hours must be {MIN_TTL_HOURS} to {MAX_TTL_HOURS} (31 days); got {value}"
+        )
+    return value
+
+
+def _channels(value: object) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"channels must be a list of 0-based integers; got {value!r}")
+    channels = list(value)
+    if (
+        not channels
+        or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in channels)
+        or len(set(channels)) != len(channels)
+    ):
+        raise InvalidInputError(
+            f"channels must be distinct 0-based integers such as [0, 1]; got {value!r}"
+        )
+    return channels
+
+
+def _diarization(enabled: object, max_speakers: object) -> DiarizationProperties | None:
+    if enabled is None and max_speakers is None:
+        return None
+    _flag(enabled, "diarization")
+    if max_speakers is not None:
+        if isinstance(max_speakers, bool) or not isinstance(max_speakers, int):
+            raise InvalidInputError(f"max_speakers must be an integer; got {max_speakers!r}")
+        if not 2 <= max_speakers <= 35:
+            raise InvalidInputError(f"max_speakers must be between 2 and 35; got {max_speakers}")
+        if enabled is False:
+            raise InvalidInputError("max_speakers= was given but diarization=False")
+    return DiarizationProperties(enabled=enabled is not False, max_speakers=max_speakers)
+
+
+def _language_identification(value: object) -> LanguageIdentificationProperties | None:
+    if value is None:
+        return None
+    if isinstance(value, LanguageIdentificationProperties):
+        lid = value
+    elif isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidInputError(
+            "language_identification must be a list of candidate locales such as "
+            "['en-US', 'de-DE'], or a LanguageIdentificationProperties"
+        )
+    else:
+        lid = LanguageIdentificationProperties(candidate_locales=list(value))
+    candidates = lid.candidate_locales
+    if not isinstance(candidates, list) or not all(
+        isinstance(c, str) and c.strip() for c in candidates
+    ):
+        raise InvalidInputError(
+            f"candidate locales must be locale names such as 'en-US'; got {candidates!r}"
+        )
+    mode = _enum(LanguageIdentificationMode, lid.mode, "language identification mode")
+    if len(candidates) < 2 or (
+        mode != LanguageIdentificationMode.SINGLE and len(candidates) > MAX_CONTINUOUS_CANDIDATES
+    ):
+        raise InvalidInputError(
+            f"language identification needs 2 to {MAX_CONTINUOUS_CANDIDATES} candidate locales "
+            f"(more only in Single mode); got {len(candidates)}"
+        )
+    return lid
+
+
+class Transcriptions(EntityResource):
+    """``client.transcriptions``: batch transcription jobs.
+
+    A job is named by its id, its URL (``self``) or the :class:`Transcription` itself.
+    """
+
+    _path = "/transcriptions"
+
+    # -- submit ----------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        *,
+        locale: str,
+        content_urls: Sequence[str] | None = None,
+        content_container_url: str | None = None,
+        dataset: EntityRef | None = None,
+        display_name: str | None = None,
+        time_to_live_hours: int = 48,
+        model: EntityRef | None = None,
+        destination_container_url: str | None = None,
+        language_identification: Sequence[str] | LanguageIdentificationProperties | None = None,
+        diarization: bool | None = None,
+        max_speakers: int | None = None,
+        word_level_timestamps: bool | None = None,
+        display_form_word_level_timestamps: bool | None = None,
+        punctuation_mode: PunctuationMode | str | None = None,
+        profanity_filter_mode: ProfanityFilterMode | str | None = None,
+        channels: Sequence[int] | None = None,
+        custom_properties: Mapping[str, str] | None = None,
+        description: str | None = None,
+        project: EntityRef | None = None,
+    ) -> Transcription:
+        """Create a batch transcription job (``Transcriptions_Submit``) and return it.
+
+        Give exactly one source: ``content_urls`` (1 to 1000 audio URLs, readable by the
+        service), ``content_container_url`` (a blob container SAS URL with read and list
+        rights) or ``dataset`` (an id, URL or reference). ``locale`` is required.
+
+        ``display_name`` defaults to ``"speechrest batch <UTC time>"``.
+        ``time_to_live_hours`` (6..744, default 48) is how long the job and its results are
+        kept after it ends. ``model`` is a custom model id, or the URL of a base model.
+        ``language_identification`` is a list of 2 to 10 candidate locales (continuous
+        mode), or a :class:`LanguageIdentificationProperties`. ``max_speakers`` (2..35) turns
+        ``diarization`` on. Every check runs before the request; the request is never
+        retried in a way that could create the job twice.
+        """
+        sources = sum(x is not None for x in (content_urls, content_container_url, dataset))
+        if sources != 1:
+            raise InvalidInputError(
+                "give exactly one source: content_urls=[...], content_container_url=... or "
+                f"dataset=...; got {sources}"
+            )
+        if display_name is None:
+            display_name = f"speechrest batch {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        properties = TranscriptionProperties(
+            time_to_live_hours=_ttl(time_to_live_hours),
+            word_level_timestamps_enabled=_flag(word_level_timestamps, "word_level_timestamps"),
+            display_form_word_level_timestamps_enabled=_flag(
+                display_form_word_level_timestamps, "display_form_word_level_timestamps"
+            ),
+            channels=_channels(channels),
+            punctuation_mode=_enum(PunctuationMode, punctuation_mode, "punctuation_mode"),
+            profanity_filter_mode=_enum(
+                ProfanityFilterMode, profanity_filter_mode, "profanity_filter_mode"
+            ),
+            destination_container_url=(
+                None
+                if destination_container_url is None
+                else _http_url(destination_container_url, "destination_container_url")
+            ),
+            language_identification=_language_identification(language_identification),
+            diarization=_diarization(diarization, max_speakers),
+        )
+        body = Transcription(
+            display_name=check_name(display_name),
+            locale=check_locale(locale),
+            properties=properties,
+            description=check_text(description, "description"),
+            custom_properties=check_custom_properties(custom_properties),
+            content_urls=None if content_urls is None else _content_urls(content_urls),
+            content_container_url=(
+                None
+                if content_container_url is None
+                else _http_url(content_container_url, "content_container_url")
+            ),
+            dataset=self._opt_ref(dataset, "dataset", "/datasets"),
+            model=self._opt_ref(model, "model", "/models"),
+            project=self._opt_ref(project, "project", "/projects"),
+        )
+        return await self._fetch(
+            "POST",
+            "/transcriptions:submit",
+            Transcription,
+            operation="Transcriptions_Submit",
+            json=body,
+            creates=True,
+        )
+
+    async def submit_and_wait(
+        self,
+        *,
+        policy: PollPolicy | None = None,
+        on_status: Callable[[Transcription], object] | None = None,
+        **submit: Any,
+    ) -> Transcription:
+        """:meth:`submit` a job, then :meth:`wait` for it; takes the arguments of both."""
+        job = await self.submit(**submit)
+        return await self.wait(job, policy=policy, on_status=on_status)
+
+    # -- read, change, delete --------------------------------------------------------------
+
+    async def get(self, transcription: EntityRef) -> Transcription:
+        """One job, with its current status (``Transcriptions_Get``)."""
+        return await self._get(transcription, Transcription, "Transcriptions_Get", WHAT)
+
+    def list(
+        self, *, skip: int | None = None, top: int | None = None, filter: str | None = None
+    ) -> AsyncPager[Transcription]:
+        """Every job (``Transcriptions_List``), following ``@nextLink``. ``filter`` may use
+        ``displayName``, ``description``, ``createdDateTime``, ``lastActionDateTime``,
+        ``status`` and ``locale``: ``"status eq 'Running'"``."""
+        return self._list(Transcription, "Transcriptions_List", skip=skip, top=top, filter=filter)
+
+    async def update(
+        self,
+        transcription: EntityRef,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        project: EntityRef | None = None,
+        custom_properties: Mapping[str, str] | None = None,
+    ) -> Transcription:
+        """Change the given fields of a job (``Transcriptions_Update``); a merge patch, so
+        the fields left out are unchanged."""
+        body = TranscriptionUpdate(
+            display_name=None if display_name is None else check_name(display_name),
+            description=check_text(description, "description"),
+            project=self._opt_ref(project, "project", "/projects"),
+            custom_properties=check_custom_properties(custom_properties),
+        )
+        return await self._update(transcription, body, Transcription, "Transcriptions_Update", WHAT)
+
+    async def delete(self, transcription: EntityRef) -> None:
+        """Delete a job and its results (``Transcriptions_Delete``); succeeds if it does not
+        exist. The service refuses to delete a job that has not finished
+        (``BadRequestError`` with ``inner_code == "DeleteNotAllowed"``)."""
+        await self._delete(transcription, "Transcriptions_Delete", WHAT)
+
+    async def list_supported_locales(self) -> TranscriptionLocales:
+        """The locales of fast (``transcribe``) and batch (``submit``) transcription
+        (``Transcriptions_ListSupportedLocales``)."""
+        return await self._fetch(
+            "GET",
+            "/transcriptions/locales",
+            TranscriptionLocales,
+            operation="Transcriptions_ListSupportedLocales",
+        )
+
+    # -- files -----------------------------------------------------------------------------
+
+    def list_files(
+        self,
+        transcription: EntityRef,
+        *,
+        sas_lifetime_minutes: int | None = None,
+        skip: int | None = None,
+        top: int | None = None,
+        filter: str | None = None,
+    ) -> AsyncPager[File]:
+        """The files of a finished job (``Transcriptions_ListFiles``): one of kind
+        ``Transcription`` per input transcribed, and a ``TranscriptionReport``.
+        ``filter`` may use ``name``, ``createdDateTime`` and ``kind``. The
+        ``links.content_url`` links stay valid for ``sas_lifetime_minutes`` (service
+        default: 12 hours)."""
+        return self._list_files(
+            transcription,
+            "Transcriptions_ListFiles",
+            WHAT,
+            sas_lifetime_minutes=sas_lifetime_minutes,
+            skip=skip,
+            top=top,
+            filter=filter,
+        )
+
+    async def get_file(
+        self,
+        transcription: EntityRef,
+        file: EntityRef,
+        *,
+        sas_lifetime_minutes: int | None = None,
+    ) -> File:
+        """One file of a job, with a fresh ``links.content_url``
+        (``Transcriptions_GetFile``)."""
+        return await self._get_file(
+            transcription, file, "Transcriptions_GetFile", WHAT, sas_lifetime_minutes
+        )
+
+    async def results(
+        self, transcription: EntityRef, *, sas_lifetime_minutes: int | None = None
+    ) -> AsyncIterator[TranscriptionResultFile]:
+        """The parsed result of each input of a finished job, one file at a time.
+
+        Lists the job's files of kind ``Transcription`` (``Transcriptions_ListFiles``) and
+        downloads each from its ``links.content_url`` (a SAS URL: no key is sent). Only one
+        result is held at a time. Each result's ``source`` is the input it belongs to.
+        Inputs that failed have no result: see :meth:`report`.
+        """
+        files = self.list_files(
+            transcription,
+            sas_lifetime_minutes=sas_lifetime_minutes,
+            filter=f"kind eq '{FileKind.TRANSCRIPTION.value}'",
+        )
+        async for file in files:
+            if file.kind == FileKind.TRANSCRIPTION:
+                yield await self.download(file, TranscriptionResultFile)
+
+    async def report(self, transcription: EntityRef) -> TranscriptionReport | None:
+        """The job report (the file of kind ``TranscriptionReport``): the outcome of every
+        input, with the reason of each failure. None when the job has no report (it has not
+        succeeded)."""
+        files = self.list_files(
+            transcription, filter=f"kind eq '{FileKind.TRANSCRIPTION_REPORT.value}'"
+        )
+        async for file in files:
+            if file.kind == FileKind.TRANSCRIPTION_REPORT:
+                return await self.download(file, TranscriptionReport)
+        return None
+
+    async def download(self, file: File, cls: type[T]) -> T:
+        """Download a file's content from its ``links.content_url`` (without the key) and
+        parse it as ``cls``, such as :class:`TranscriptionResultFile`."""
+        url = file.links.content_url if file.links is not None else None
+        if not url:
+            raise ResponseValidationError(
+                "download", [f"the file {file.name!r} has no links.contentUrl"]
+            )
+        operation = f"download of {file.name or 'a file'}"
+        response = await self._call("GET", url, operation=operation, authenticated=False)
+        return structure(response.data, cls, operation, response.request_id)
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    async def wait(
+        self,
+        transcription: EntityRef,
+        *,
+        policy: PollPolicy | None = None,
+        on_status: Callable[[Transcription], object] | None = None,
+    ) -> Transcription:
+        """Poll a job (``Transcriptions_Get``) until it ends, and return it.
+
+        Returns the job when it ``Succeeded``; raises
+        :class:`~speechrest.errors.TranscriptionFailedError` (``.code``, ``.message``,
+        ``.entity``) when it ``Failed``. Polls follow the service's ``Retry-After`` within
+        the ``policy``'s floor and ceiling; ``on_status`` is called with the job each time
+        its status changes. Bound the wait with ``anyio.fail_after(seconds)``.
+        """
+        job_id = entity_id(transcription, WHAT)
+        return await self._wait(
+            f"{self._path}/{job_id}",
+            Transcription,
+            operation="Transcriptions_Get",
+            what=f"{WHAT} {job_id}",
+            policy=policy,
+            on_status=on_status,
+            failed_error=TranscriptionFailedError,
+        )
+
+    def wait_many(
+        self,
+        transcriptions: Iterable[EntityRef],
+        *,
+        concurrency: int = 16,
+        policy: PollPolicy | None = None,
+    ) -> OutcomeStream[WaitOutcome[Transcription]]:
+        """Wait on many jobs at once; yield a :class:`~speechrest.WaitOutcome` per job as
+        each ends (``.id``, ``.entity``, ``.error``, ``.ok``).
+
+        A job that ``Failed`` is yielded, not raised: its ``error`` is a
+        :class:`~speechrest.errors.TranscriptionFailedError`. A job that no longer exists
+        (deleted, or past its time to live) is yielded with a
+        :class:`~speechrest.errors.NotFoundError` and no entity. Transient poll failures
+        are retried with backoff; refused credentials (401/403) end the whole wait with
+        that error.
+
+        One scheduler serves every job: each is polled when its ``Retry-After`` has passed
+        (never sooner), with at most ``concurrency`` requests in flight. Nothing is kept
+        but the ids, so a wait can be resumed in another process from the ids alone.
+        Leaving the loop early cancels the polls in flight (deterministically with
+        ``async with`` or ``aclose()``). Bound the wait with ``anyio.fail_after``.
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError(f"concurrency must be a positive integer; got {concurrency!r}")
+        if isinstance(transcriptions, str):
+            raise InvalidInputError("wait_many takes a list of jobs; use wait() for one job")
+        ids = builtins.list(dict.fromkeys(entity_id(t, WHAT) for t in transcriptions))
+
+        async def poll(job_id: str) -> Polled[Transcription]:
+            return await self._poll(
+                f"{self._path}/{job_id}", Transcription, operation="Transcriptions_Get"
+            )
+
+        def failure(job: Transcription) -> BaseException:
+            return self._failure(job, TranscriptionFailedError, f"{WHAT} {job.id}")
+
+        produce = functools.partial(
+            poll_many,
+            ids,
+            poll,
+            policy=policy or PollPolicy(),
+            limiter=anyio.CapacityLimiter(concurrency),
+            failure=failure,
+        )
+        return OutcomeStream(produce, buffer=concurrency)
