@@ -18,6 +18,7 @@ from .resources.fast import FastTranscription, OutcomeStream, TranscribeOutcome
 from .resources.models import Models
 from .resources.operations import Operations
 from .resources.projects import Projects
+from .resources.transcriptions import Transcriptions
 from .resources.webhooks import WebHooks
 from .types import TranscribeResult
 
@@ -98,6 +99,8 @@ class SpeechClient:
         """Base and custom models: training, manifests, copies."""
         self.operations = Operations(self)
         """The status of model copies."""
+        self.transcriptions = Transcriptions(self)
+        """Batch transcription jobs: submit, wait, read results."""
         self.webhooks = WebHooks(self)
         """Web hook registrations."""
         self.projects = Projects(self)
