@@ -1,0 +1,166 @@
+"""The command tree, connection options, and how errors become exit statuses."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+import click
+
+from .. import SpeechClient, __version__
+from ..errors import InvalidInputError, SpeechRestError
+
+__all__ = ["Connection", "connection_options", "one_line", "open_client", "run"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@attrs.frozen(kw_only=True)
+class Connection:
+    """Where the command sends its requests."""
+
+    endpoint: str | None = None
+    region: str | None = None
+    key: str | None = attrs.field(default=None, repr=False)
+    local: bool = False
+
+
+def connection_options(func: F) -> F:
+    """``--endpoint/--region/--key`` (or ``SPEECH_*``) and ``--local``, as ``conn``."""
+
+    options = [
+        click.option(
+            "--local",
+            is_flag=True,
+            help="Run against an in-process emulator (real words with speechrest[local]).",
+        ),
+        click.option(
+            "--key",
+            envvar="SPEECH_KEY",
+            show_envvar=True,
+            metavar="KEY",
+            help="The Speech resource key.",
+        ),
+        click.option(
+            "--region",
+            envvar="SPEECH_REGION",
+            show_envvar=True,
+            metavar="REGION",
+            help="Azure region of the resource, e.g. eastus.",
+        ),
+        click.option(
+            "--endpoint",
+            envvar="SPEECH_ENDPOINT",
+            show_envvar=True,
+            metavar="URL",
+            help="Endpoint URL of the resource (instead of --region).",
+        ),
+    ]
+    for option in options:
+        func = option(func)
+    return func
+
+
+def take_connection(kwargs: dict[str, Any]) -> Connection:
+    """Pop the connection options out of a command's keyword arguments."""
+    return Connection(
+        endpoint=kwargs.pop("endpoint"),
+        region=kwargs.pop("region"),
+        key=kwargs.pop("key"),
+        local=kwargs.pop("local"),
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_client(conn: Connection) -> AsyncIterator[SpeechClient]:
+    """An open client for ``conn``; with ``--local``, on an emulator living as long."""
+    if conn.local:
+        from ..testing import SpeechEmulator
+        from ..testing._local import best_local_recognizer
+
+        async with (
+            SpeechEmulator(recognizer=best_local_recognizer()) as emulator,
+            SpeechClient(emulator.endpoint, key=emulator.key) as client,
+        ):
+            yield client
+        return
+    if not conn.key:
+        raise InvalidInputError(
+            "no key: pass --key or set SPEECH_KEY (or try --local to use the emulator)"
+        )
+    if conn.endpoint:
+        client = SpeechClient(conn.endpoint, key=conn.key)
+    elif conn.region:
+        client = SpeechClient.from_region(conn.region, key=conn.key)
+    else:
+        raise InvalidInputError(
+            "no endpoint: pass --endpoint or --region, or set SPEECH_ENDPOINT or SPEECH_REGION"
+        )
+    async with client:
+        yield client
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line of text."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="speechrest")
+def cli() -> None:
+    """Azure Speech to text (REST API 2025-10-15) from the command line.
+
+    Credentials come from --endpoint/--region/--key or the SPEECH_ENDPOINT, SPEECH_REGION
+    and SPEECH_KEY variables; --local runs against a local emulator instead.
+    """
+
+
+def _register() -> None:
+    from . import _batch, _emulator, _transcribe
+
+    cli.add_command(_transcribe.transcribe)
+    cli.add_command(_emulator.emulator)
+    cli.add_command(_batch.batch)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the command tree and map outcomes to exit statuses."""
+    _register()
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = cli.main(args=args, prog_name="speechrest", standalone_mode=False)
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("speechrest: interrupted", err=True)
+        return 130
+    except SpeechRestError as exc:
+        click.echo(f"speechrest: {one_line(exc)}", err=True)
+        return EXIT_USAGE if isinstance(exc, InvalidInputError) else EXIT_FAILED
+    return status if isinstance(status, int) else EXIT_OK
+
+
+def run_async(func: Callable[..., Any], *args: Any) -> Any:
+    """Run a coroutine function on asyncio (aiohttp's loop)."""
+    return anyio.run(func, *args, backend="asyncio")
+
+
+def is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False

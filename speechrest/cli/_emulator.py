@@ -1,0 +1,69 @@
+"""``speechrest emulator``: serve the local emulator until interrupted."""
+
+from __future__ import annotations
+
+import signal
+
+import anyio
+import click
+
+from .._client import DEFAULT_API_VERSION
+from ._app import EXIT_OK, run_async
+
+__all__ = ["emulator"]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option("--key", metavar="KEY", help="The key clients must send (default: a random one).")
+@click.option(
+    "--recognizer",
+    type=click.Choice(["auto", "pocketsphinx", "deterministic"]),
+    default="auto",
+    show_default=True,
+    help="What the emulator hears: real words with PocketSphinx (speechrest[local]), or "
+    "the transcript embedded in the WAV (else made-up words). auto: PocketSphinx if installed.",
+)
+def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
+    """Serve the Speech to text API emulator until interrupted (Ctrl+C).
+
+    It prints the endpoint and key as SPEECH_ENDPOINT=... and SPEECH_KEY=... lines, ready
+    for the environment of the program under test.
+    """
+    from ..testing import DeterministicRecognizer, PocketSphinxRecognizer, SpeechEmulator
+    from ..testing._local import best_local_recognizer
+
+    chosen = {
+        "auto": best_local_recognizer,
+        "pocketsphinx": PocketSphinxRecognizer,
+        "deterministic": DeterministicRecognizer,
+    }[recognizer]
+    try:
+        hears = chosen()
+    except ImportError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    async def serve() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with SpeechEmulator(host=host, port=port, key=key, recognizer=hears) as emu:
+                name = type(hears).__name__
+                click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
+                click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
+                click.echo(f"SPEECH_KEY={emu.key}")
+                click.echo("Press Ctrl+C to stop.", err=True)
+                async for _ in signals:
+                    break
+        click.echo("speechrest emulator: stopped", err=True)
+
+    try:
+        run_async(serve)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return EXIT_OK
