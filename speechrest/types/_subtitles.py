@@ -15,7 +15,7 @@ import attrs
 
 from ..errors import InvalidInputError
 
-__all__ = ["Cue", "Segment", "Timed", "cues", "to_srt", "to_webvtt"]
+__all__ = ["Cue", "Segment", "Subtitles", "Timed", "cues", "to_srt", "to_webvtt"]
 
 
 @attrs.frozen(kw_only=True)
@@ -47,6 +47,62 @@ class Cue:
     end_ms: int
     lines: tuple[str, ...]
     speaker: int | None = None
+
+
+class Subtitles:
+    """Adds :meth:`to_srt`, :meth:`to_webvtt` and :attr:`channels` to a result type that
+    can list its phrases as :class:`Segment` objects."""
+
+    __slots__ = ()
+
+    def _segments(self) -> list[Segment]:
+        raise NotImplementedError
+
+    @property
+    def channels(self) -> list[int]:
+        """The channels transcribed separately (empty when the channels were mixed)."""
+        return sorted({s.channel for s in self._segments() if s.channel is not None})
+
+    def to_srt(
+        self,
+        *,
+        channel: int | None = None,
+        max_line_length: int = 42,
+        max_lines: int = 2,
+        speaker_labels: bool = True,
+    ) -> str:
+        """The transcript as SubRip (``.srt``) subtitles.
+
+        Long phrases are split into cues of at most ``max_lines`` lines of at most
+        ``max_line_length`` characters, timed by their words. With diarization each cue
+        starts with ``Speaker N: ``. When channels were transcribed separately, pick one
+        with ``channel=`` (one subtitle file per channel; see :attr:`channels`).
+        """
+        return to_srt(
+            self._segments(),
+            channel=channel,
+            max_line_length=max_line_length,
+            max_lines=max_lines,
+            speaker_labels=speaker_labels,
+        )
+
+    def to_webvtt(
+        self,
+        *,
+        channel: int | None = None,
+        max_line_length: int = 42,
+        max_lines: int = 2,
+        speaker_labels: bool = True,
+    ) -> str:
+        """The transcript as WebVTT (``.vtt``) subtitles; diarized cues are voice spans
+        (``<v Speaker 1>``). Otherwise as :meth:`to_srt`."""
+        return to_webvtt(
+            self._segments(),
+            channel=channel,
+            max_line_length=max_line_length,
+            max_lines=max_lines,
+            speaker_labels=speaker_labels,
+        )
 
 
 def to_srt(

@@ -17,6 +17,7 @@ from datetime import datetime
 import attrs
 
 from ._common import Status
+from ._subtitles import Segment, Subtitles, Timed
 
 __all__ = [
     "CombinedRecognizedPhrase",
@@ -197,8 +198,9 @@ class CombinedRecognizedPhrase:
 
 
 @attrs.frozen(kw_only=True)
-class TranscriptionResultFile:
-    """The result of one input of a batch transcription (a file of kind ``Transcription``)."""
+class TranscriptionResultFile(Subtitles):
+    """The result of one input of a batch transcription (a file of kind ``Transcription``);
+    :meth:`to_srt` and :meth:`to_webvtt` make subtitles of it."""
 
     source: str
     """The input this result belongs to: the content URL as given, or the blob of a
@@ -226,6 +228,33 @@ class TranscriptionResultFile:
     def text(self) -> str:
         """The display transcript (channels joined by newlines)."""
         return "\n".join(c.display or "" for c in self.combined_recognized_phrases)
+
+    def _segments(self) -> list[Segment]:
+        segments = []
+        for p in self.recognized_phrases:
+            best = p.best
+            if not p.succeeded or best is None:
+                continue
+            words: list[Timed] | None = None
+            if best.display_words:
+                words = [_timed(w.display_text, w) for w in best.display_words]
+            elif best.words:
+                words = [_timed(w.word, w) for w in best.words]
+            segments.append(
+                Segment(
+                    text=best.display,
+                    start_ms=p.offset_ms,
+                    end_ms=p.offset_ms + p.duration_ms,
+                    channel=p.channel,
+                    speaker=p.speaker,
+                    words=words,
+                )
+            )
+        return segments
+
+
+def _timed(text: str, word: RecognizedWord | DisplayWord) -> Timed:
+    return Timed(text=text, start_ms=word.offset_ms, end_ms=word.offset_ms + word.duration_ms)
 
 
 @attrs.frozen(kw_only=True)

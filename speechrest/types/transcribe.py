@@ -138,8 +138,9 @@ class ChannelCombinedPhrases:
 
 
 @attrs.frozen(kw_only=True)
-class TranscribeResult:
-    """The result of a fast transcription."""
+class TranscribeResult(_subtitles.Subtitles):
+    """The result of a fast transcription; :meth:`to_srt` and :meth:`to_webvtt` make
+    subtitles of it."""
 
     duration_ms: int
     """Audio duration in milliseconds."""
@@ -152,52 +153,6 @@ class TranscribeResult:
     def text(self) -> str:
         """The whole transcript (channels joined by newlines)."""
         return "\n".join(c.text for c in self.combined_phrases)
-
-    @property
-    def channels(self) -> list[int]:
-        """The channels transcribed separately (empty when the channels were mixed)."""
-        return sorted({p.channel for p in self.phrases if p.channel is not None})
-
-    def to_srt(
-        self,
-        *,
-        channel: int | None = None,
-        max_line_length: int = 42,
-        max_lines: int = 2,
-        speaker_labels: bool = True,
-    ) -> str:
-        """The transcript as SubRip (``.srt``) subtitles.
-
-        Long phrases are split into cues of at most ``max_lines`` lines of at most
-        ``max_line_length`` characters, timed by their words. With diarization each cue
-        starts with ``Speaker N: ``. When channels were transcribed separately, pick one
-        with ``channel=`` (one subtitle file per channel; see :attr:`channels`).
-        """
-        return _subtitles.to_srt(
-            self._segments(),
-            channel=channel,
-            max_line_length=max_line_length,
-            max_lines=max_lines,
-            speaker_labels=speaker_labels,
-        )
-
-    def to_webvtt(
-        self,
-        *,
-        channel: int | None = None,
-        max_line_length: int = 42,
-        max_lines: int = 2,
-        speaker_labels: bool = True,
-    ) -> str:
-        """The transcript as WebVTT (``.vtt``) subtitles; diarized cues are voice spans
-        (``<v Speaker 1>``). Otherwise as :meth:`to_srt`."""
-        return _subtitles.to_webvtt(
-            self._segments(),
-            channel=channel,
-            max_line_length=max_line_length,
-            max_lines=max_lines,
-            speaker_labels=speaker_labels,
-        )
 
     def _segments(self) -> list[_subtitles.Segment]:
         return [

@@ -6,14 +6,16 @@ import html
 import itertools
 from datetime import timedelta
 
+import attrs
 import pytest
 import srt
 import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speechrest import SpeechClient, errors
-from speechrest.types import Phrase, TranscribeResult, Word
+from speechrest import PollPolicy, SpeechClient, errors
+from speechrest.testing import make_wav
+from speechrest.types import Phrase, TranscribeResult, TranscriptionResultFile, Word
 from speechrest.types.transcribe import ChannelCombinedPhrases
 
 
@@ -197,3 +199,56 @@ async def test_from_the_emulator_diarized(client: SpeechClient, wav_file) -> Non
     ]
     assert subs[-1].end <= timedelta(milliseconds=result.duration_ms)
     assert [c.voice for c in _vtt(result.to_webvtt())] == ["Speaker 1", "Speaker 2", "Speaker 1"]
+
+
+def test_batch_result_file_example() -> None:
+    from speechrest._convert import structure
+    from tests.conftest import load_example
+
+    data = load_example("batch_result_file.json")
+    result = structure(data, TranscriptionResultFile, "download")
+    assert result.channels == [0]
+    [sub] = _srt(result.to_srt())
+    # Timed by the display words: "Hello" at 0.76 s to "world." ending at 2.08 s.
+    assert (sub.start, sub.end, sub.content) == (
+        timedelta(milliseconds=760),
+        timedelta(milliseconds=2080),
+        "Hello world.",
+    )
+    [cue] = _vtt(result.to_webvtt())
+    assert (cue.start, cue.end, cue.text) == ("00:00:00.760", "00:00:02.080", "Hello world.")
+    # Phrases that were not recognized make no cue.
+    phrase = result.recognized_phrases[0]
+    failed = attrs.evolve(phrase, recognition_status="NoMatch")
+    assert attrs.evolve(result, recognized_phrases=[failed]).to_srt() == ""
+
+
+@pytest.mark.anyio
+async def test_batch_results_from_the_emulator(emulator) -> None:
+    from speechrest.testing._blobs import blobs
+
+    wav = make_wav(seconds=8, channels=2, comment=LONG)
+    blobs(emulator.state).put("in/long.wav", wav)
+    url = blobs(emulator.state).sas_url(emulator.state, "in/long.wav")
+    async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
+        job = await client.transcriptions.submit(
+            content_urls=[url],
+            locale="en-US",
+            channels=[0, 1],
+            max_speakers=2,
+            word_level_timestamps=True,
+        )
+        await client.transcriptions.wait(job, policy=PollPolicy(initial_interval=0.05))
+        [result] = [r async for r in client.transcriptions.results(job)]
+    assert result.channels == [0, 1]
+    with pytest.raises(errors.InvalidInputError):
+        result.to_srt()
+    for channel in (0, 1):
+        subs = _srt(result.to_srt(channel=channel))
+        assert len(subs) >= 3
+        words = " ".join(s.content.replace("\n", " ") for s in subs)
+        assert words.replace("Speaker 1: ", "").replace("Speaker 2: ", "") == LONG
+        assert all(len(line) <= 42 for s in subs for line in s.content.split("\n"))
+        assert subs[-1].end <= timedelta(milliseconds=result.duration_ms)
+        captions = _vtt(result.to_webvtt(channel=channel))
+        assert {c.voice for c in captions} <= {"Speaker 1", "Speaker 2"}
