@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import secrets
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -87,6 +88,8 @@ class EmulatorState:
     """Called as ``listener(event_kind, entity_url)`` when entities change (web hooks)."""
     middlewares: list[Any] = attrs.field(factory=list)
     """Extra aiohttp middlewares run before auth (fault injection plugs in here)."""
+    tasks: set[asyncio.Task[None]] = attrs.field(factory=set)
+    """Background work started with :meth:`spawn`, cancelled when the emulator stops."""
 
     def url(self, path: str, **query: Any) -> str:
         """Absolute URL of an API path, with ``api-version``."""
@@ -98,6 +101,14 @@ class EmulatorState:
         """Tell the listeners that an entity changed (``transcriptionCompletion``, ...)."""
         for listener in list(self.listeners):
             await listener(event_kind, entity_url)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run background work (entity lifecycles, web hook deliveries) in a task that the
+        emulator owns: it is cancelled when the emulator stops."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
 
 def json_response(
@@ -261,10 +272,20 @@ def build_app(state: EmulatorState) -> web.Application:
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
+    app.on_cleanup.append(_cancel_tasks)
     registrars: list[RouteRegistrar] = [_blobs.register, _fast.register]
     for register in registrars:
         register(app, state)
     return app
+
+
+async def _cancel_tasks(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    assert isinstance(state, EmulatorState)
+    tasks = list(state.tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def get_state(request: web.Request) -> EmulatorState:
