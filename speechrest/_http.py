@@ -10,12 +10,14 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import platform
 import random
 import ssl as _ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from types import AsyncGeneratorType
 from typing import Any, Protocol
 
 import aiohttp
@@ -43,6 +45,8 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-requestid", "x-request-id")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_SLICE = 256 * 1024
+"""Chunk size used to send a ``bytes`` body, so that its progress can be watched."""
 _QUOTA_CODES = ("quota", "QuotaViolation", "InsufficientQuota", "OutOfQuota")
 
 
@@ -436,18 +440,33 @@ class Transport:
                     headers["Content-Length"] = str(body.length)
             if extra_headers:
                 headers.update(extra_headers)
+            # aiohttp's sock_read only starts once the body is sent: a server that stops
+            # reading mid-upload would hang us. The watchdog fires when one chunk of the
+            # body cannot be sent within read_timeout (a slow source is not counted).
+            watchdog = anyio.CancelScope()
+            if data is not None and not (isinstance(data, bytes) and len(data) <= _SLICE):
+                data = _watch(data, watchdog, self.config.read_timeout)
             started = time.perf_counter()
             try:
-                async with session.request(
-                    method, url, data=data, headers=headers, allow_redirects=False
-                ) as resp:
-                    if resp.status in _REDIRECTS and "Location" in resp.headers:
-                        url = url.join(URL(resp.headers["Location"]))
-                        if resp.status == 303:
-                            method, body = "GET", None
-                        continue
-                    raw = await resp.read()
-                    resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                with watchdog:
+                    async with session.request(
+                        method, url, data=data, headers=headers, allow_redirects=False
+                    ) as resp:
+                        watchdog.deadline = math.inf  # the body is sent (or refused)
+                        if resp.status in _REDIRECTS and "Location" in resp.headers:
+                            url = url.join(URL(resp.headers["Location"]))
+                            if resp.status == 303:
+                                method, body = "GET", None
+                            continue
+                        raw = await resp.read()
+                        resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                if watchdog.cancelled_caught:
+                    stalled = errors.APITimeoutError(
+                        f"the upload made no progress for {self.config.read_timeout}s calling "
+                        f"{redact_url(url)}: the service stopped reading the request body",
+                        operation=operation,
+                    )
+                    raise _Retryable(stalled, reached_service=True)
             except TimeoutError as exc:
                 connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
                 error: errors.APIConnectionError = errors.APITimeoutError(
@@ -471,6 +490,10 @@ class Transport:
                     operation=operation,
                 )
                 raise _Retryable(error, reached_service=True) from None
+            finally:
+                if isinstance(data, AsyncGeneratorType) and not data.ag_running:
+                    with anyio.CancelScope(shield=True):
+                        await data.aclose()  # closes the source's file now, not at GC
             request_id = next(
                 (resp_headers[h] for h in _REQUEST_ID_HEADERS if h in resp_headers), None
             )
@@ -543,6 +566,10 @@ class Transport:
         if creates and not said_retry:
             return None
         if body is not None and not body.replayable:
+            error.add_note(
+                "not retried: the request body is a one-shot stream (an async iterable or a "
+                "non-seekable file); pass a path, bytes or a seekable file to get retries"
+            )
             return None
         return self._backoff(attempt, retry_after)
 
@@ -556,6 +583,27 @@ class Transport:
 def _is_quota_error(error: errors.APIStatusError) -> bool:
     text = " ".join(filter(None, (error.code, error.inner_code, error.message))).lower()
     return any(marker.lower() in text for marker in _QUOTA_CODES)
+
+
+async def _watch(
+    data: bytes | AsyncIterator[bytes], watchdog: anyio.CancelScope, seconds: float
+) -> AsyncGenerator[bytes, None]:
+    """Yield the body in chunks, giving each chunk ``seconds`` to be sent."""
+    chunks = _slices(data) if isinstance(data, bytes) else data
+    try:
+        async for chunk in chunks:
+            watchdog.deadline = anyio.current_time() + seconds
+            yield chunk
+            watchdog.deadline = math.inf  # sent; reading the source is not the server's time
+    finally:
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()
+
+
+async def _slices(data: bytes) -> AsyncIterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(data), _SLICE):
+        yield bytes(view[start : start + _SLICE])
 
 
 def _query_value(value: Any) -> str:

@@ -6,6 +6,7 @@
 
 from ._audio import AudioInfo, make_wav
 from ._emulator import EmulatorState, RequestRecord, SpeechEmulator, Timing
+from ._faults import Fault, FaultPlan, FaultRule
 from ._local import PocketSphinxRecognizer
 from ._recognizer import (
     DeterministicRecognizer,
@@ -19,6 +20,9 @@ __all__ = [
     "AudioInfo",
     "DeterministicRecognizer",
     "EmulatorState",
+    "Fault",
+    "FaultPlan",
+    "FaultRule",
     "PocketSphinxRecognizer",
     "RecognizedPhrase",
     "RecognizedWord",

@@ -16,6 +16,7 @@ import attrs
 from aiohttp import web
 from yarl import URL
 
+from ._faults import FaultPlan
 from ._filter import FilterError, apply_filter
 from ._recognizer import DeterministicRecognizer, Recognizer
 
@@ -303,7 +304,8 @@ class SpeechEmulator:
                 ...
 
     ``key`` defaults to a random key; ``port=0`` picks a free port. ``recognizer`` decides
-    what the emulator "hears" (see :class:`ScriptedRecognizer`).
+    what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
+    :class:`FaultPlan` of errors to inject (see ``emulator.faults``).
     """
 
     def __init__(
@@ -316,6 +318,7 @@ class SpeechEmulator:
         tokens: Iterable[str] = (),
         spool_dir: str | Path | None = None,
         timing: Timing | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -327,6 +330,9 @@ class SpeechEmulator:
             self.state.timing = timing
         if spool_dir is not None:
             self.state.spool_dir = Path(spool_dir)
+        self.faults = faults if faults is not None else FaultPlan()
+        """The faults this emulator injects; add and clear rules at any time."""
+        self.state.middlewares.append(self.faults.middleware)
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
 

@@ -1,0 +1,371 @@
+"""Fault injection: make the emulator misbehave on purpose, per operation, on cue or at random.
+
+::
+
+    plan = FaultPlan(seed=7)
+    plan.add(Fault.throttled(retry_after=0), operation="Transcriptions_Transcribe", times=2)
+    plan.add(Fault.reset_during_response(), operation="Transcriptions_Submit")
+    plan.add(Fault.unavailable(retry_after=0), rate=0.1)  # 10% of all requests, seeded
+
+    async with SpeechEmulator(faults=plan) as emulator:
+        ...
+        emulator.faults.add(Fault.stall())      # change the plan while it runs
+        assert emulator.faults.injected["http_429"] == 2
+
+A rule matches by ``operation`` (an operationId such as ``Transcriptions_Submit``), ``method``
+and ``path`` (a regular expression searched in the URL path); a rule without any matches every
+request, result downloads included. It fires on the next ``times`` matching requests (after
+letting ``skip`` pass), or, with ``rate``, on each matching request with that probability from
+the plan's seeded random generator. The first rule that fires wins. Faults run before
+authentication, and every request, faulted or not, is in ``emulator.requests``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import random
+import re
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from ._operations import OPERATIONS, operation_of
+
+__all__ = ["Fault", "FaultPlan", "FaultRule"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_UNSET: Any = object()
+
+
+@attrs.frozen(kw_only=True)
+class Fault:
+    """One way to misbehave. Build it with the class methods (``Fault.throttled()``, ...)."""
+
+    kind: str
+    """``status``, ``latency``, ``reset_upload``, ``reset_response``, ``truncate``, ``stall``."""
+    status: int = 200
+    """The HTTP status sent by ``status`` faults."""
+    body: bytes = b""
+    """The raw body sent by ``status`` faults."""
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    """Extra response headers (``Retry-After``, ...)."""
+    seconds: float = 0.0
+    """The delay of ``latency`` faults."""
+    after_bytes: int = 0
+    """Request body bytes read before a ``reset_upload`` or a ``stall`` (-1: all of them)."""
+    keep: float = 0.5
+    """Share of the real response body sent before ``reset_response``/``truncate``."""
+    label: str = ""
+    """The name faults are counted under in :attr:`FaultPlan.injected`."""
+
+    @property
+    def name(self) -> str:
+        """The name this fault is counted under: its label, else ``http_<status>`` or its kind."""
+        if self.label:
+            return self.label
+        return f"http_{self.status}" if self.kind == "status" else self.kind
+
+    # -- error statuses --------------------------------------------------------------------
+
+    @classmethod
+    def http_status(
+        cls,
+        status: int,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        retry_after: float | None = None,
+        retry_after_ms: int | None = None,
+        gateway: bool = False,
+        label: str = "",
+    ) -> Fault:
+        """An error response in the service's shape (``{"code", "message"}``), or in the
+        gateway's shape (``{"error": {"code", "message"}}``) when ``gateway``. ``retry_after``
+        (seconds) and ``retry_after_ms`` set ``Retry-After`` and ``retry-after-ms``."""
+        error = {"code": code or str(status), "message": message or f"Injected HTTP {status}."}
+        data = {"error": error} if gateway else error
+        headers = {}
+        if retry_after is not None:
+            headers["Retry-After"] = _number(retry_after)
+        if retry_after_ms is not None:
+            headers["retry-after-ms"] = str(retry_after_ms)
+        return cls(
+            kind="status",
+            status=status,
+            body=json.dumps(data).encode(),
+            headers=headers,
+            label=label,
+        )
+
+    @classmethod
+    def throttled(
+        cls, retry_after: float | None = 1, *, retry_after_ms: int | None = None
+    ) -> Fault:
+        """429 Too Many Requests: a transient rate limit, with ``Retry-After``."""
+        return cls.http_status(
+            429,
+            code="TooManyRequests",
+            message="Rate limit is exceeded. Try again later.",
+            retry_after=retry_after,
+            retry_after_ms=retry_after_ms,
+        )
+
+    @classmethod
+    def unavailable(
+        cls, retry_after: float | None = 1, *, retry_after_ms: int | None = None
+    ) -> Fault:
+        """503 Service Unavailable, with ``Retry-After``."""
+        return cls.http_status(
+            503,
+            code="ServiceUnavailable",
+            message="The service is temporarily unavailable.",
+            retry_after=retry_after,
+            retry_after_ms=retry_after_ms,
+        )
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Fault:
+        """A 5xx without ``Retry-After`` (500 InternalServerError by default)."""
+        return cls.http_status(status, code="InternalServerError", message="Injected failure.")
+
+    @classmethod
+    def gateway_error(cls, status: int = 502, message: str = "Bad gateway.") -> Fault:
+        """An error from the front door, in its ``{"error": {...}}`` shape."""
+        return cls.http_status(status, code=str(status), message=message, gateway=True)
+
+    @classmethod
+    def quota_exhausted(cls, retry_after: float | None = None) -> Fault:
+        """429 that will not pass by waiting: the subscription's quota is used up. It has no
+        ``Retry-After`` unless one is given (give a huge one to test the cap)."""
+        return cls.http_status(
+            429,
+            code="QuotaExceeded",
+            message="Out of call volume quota for this subscription. "
+            "The quota will be replenished at the start of the next billing period.",
+            retry_after=retry_after,
+            gateway=True,
+            label="quota_exhausted",
+        )
+
+    # -- broken exchanges ------------------------------------------------------------------
+
+    @classmethod
+    def latency(cls, seconds: float) -> Fault:
+        """Wait ``seconds``, then answer normally."""
+        return cls(kind="latency", seconds=seconds)
+
+    @classmethod
+    def reset_during_upload(cls, after_bytes: int = 64 * 1024) -> Fault:
+        """Read ``after_bytes`` of the request body, then reset the connection. The request
+        never reaches the route handler."""
+        return cls(kind="reset_upload", after_bytes=after_bytes)
+
+    @classmethod
+    def reset_during_response(cls, keep: float = 0.5) -> Fault:
+        """Handle the request normally (an entity *is* created), send the status, headers and
+        ``keep`` of the body, then drop the connection."""
+        return cls(kind="reset_response", keep=keep)
+
+    @classmethod
+    def truncated_json(cls, keep: float = 0.5) -> Fault:
+        """Handle the request normally but send only ``keep`` of the JSON body, with a
+        Content-Length that matches: a complete response whose JSON is cut short."""
+        return cls(kind="truncate", keep=keep)
+
+    @classmethod
+    def malformed_json(cls, body: bytes = b'{"values": [}', status: int = 200) -> Fault:
+        """Answer ``status`` with a body that is not valid JSON."""
+        return cls(kind="status", status=status, body=body, label="malformed_json")
+
+    @classmethod
+    def replace_json(cls, data: Any, status: int = 200) -> Fault:
+        """Answer ``status`` with ``data`` as the JSON body (wrong shapes, missing fields)."""
+        return cls(kind="status", status=status, body=json.dumps(data).encode(), label="replaced")
+
+    @classmethod
+    def stall(cls, after_bytes: int | None = None) -> Fault:
+        """Never answer, until the client gives up and disconnects. The request body is read
+        first; or, with ``after_bytes``, only that much of it, so the upload stalls."""
+        return cls(kind="stall", after_bytes=-1 if after_bytes is None else after_bytes)
+
+
+@attrs.define(kw_only=True)
+class FaultRule:
+    """A fault and when it fires (see :meth:`FaultPlan.add`)."""
+
+    fault: Fault
+    operation: str | None = None
+    method: str | None = None
+    path: re.Pattern[str] | None = None
+    times: int | None = 1
+    """How many times it fires at most (None: no limit)."""
+    rate: float | None = None
+    """Probability of firing on each matching request (None: always, until ``times``)."""
+    skip: int = 0
+    """Matching requests let through before the rule starts firing."""
+    seen: int = 0
+    """Matching requests so far."""
+    injected: int = 0
+    """Times it fired so far."""
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        if self.path is not None and not self.path.search(path):
+            return False
+        return self.operation is None or operation_of(method, path) == self.operation
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.injected >= self.times
+
+
+class FaultPlan:
+    """The faults an emulator injects, changeable while it runs; counts what it injected."""
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        self.rules: list[FaultRule] = []
+        self.injected: collections.Counter[str] = collections.Counter()
+        """Faults injected so far, by :attr:`Fault.name` (``http_503``, ``reset_upload``...)."""
+        self._random = random.Random(seed)  # noqa: S311 - reproducible faults, not crypto
+
+    def add(
+        self,
+        fault: Fault,
+        *,
+        operation: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        times: int | None = _UNSET,
+        rate: float | None = None,
+        skip: int = 0,
+    ) -> FaultRule:
+        """Inject ``fault`` into matching requests.
+
+        ``operation`` is an operationId; ``method`` an HTTP method; ``path`` a regular
+        expression searched in the request path. ``times`` defaults to 1, or to no limit when
+        a ``rate`` (0..1) is given. ``skip`` lets that many matching requests through first.
+        """
+        if operation is not None and operation not in OPERATIONS:
+            raise ValueError(f"unknown operationId {operation!r}")
+        if rate is not None and not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be between 0 and 1; got {rate!r}")
+        rule = FaultRule(
+            fault=fault,
+            operation=operation,
+            method=method.upper() if method else None,
+            path=re.compile(path) if path is not None else None,
+            times=(1 if rate is None else None) if times is _UNSET else times,
+            rate=rate,
+            skip=skip,
+        )
+        self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        """Remove every rule (the counts are kept; ``injected.clear()`` resets them)."""
+        self.rules.clear()
+
+    @property
+    def total(self) -> int:
+        """Faults injected so far, of every kind."""
+        return sum(self.injected.values())
+
+    def _pick(self, method: str, path: str) -> Fault | None:
+        for rule in self.rules:
+            if rule.exhausted or not rule.matches(method, path):
+                continue
+            rule.seen += 1
+            if rule.seen <= rule.skip:
+                continue
+            if rule.rate is not None and self._random.random() >= rule.rate:
+                continue
+            rule.injected += 1
+            self.injected[rule.fault.name] += 1
+            return rule.fault
+        return None
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The aiohttp middleware that applies the plan (``SpeechEmulator`` installs it)."""
+        fault = self._pick(request.method, request.path)
+        if fault is None:
+            return await handler(request)
+        return await _apply(fault, request, handler)
+
+
+async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+    if fault.kind == "latency":
+        await asyncio.sleep(fault.seconds)
+        return await handler(request)
+    if fault.kind == "status":
+        await _discard_body(request)
+        return web.Response(
+            status=fault.status, body=fault.body, headers=fault.headers, content_type=_JSON
+        )
+    if fault.kind == "reset_upload":
+        await _discard_body(request, limit=fault.after_bytes)
+        _reset(request)
+        return _gone()
+    if fault.kind == "stall":
+        await _discard_body(request, limit=None if fault.after_bytes < 0 else fault.after_bytes)
+        # aiohttp has no disconnect event: poll until the client hangs up.
+        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        return _gone()
+    response = await handler(request)
+    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return response
+    body = response.body
+    part = body[: int(len(body) * fault.keep)]
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    if fault.kind == "truncate":
+        return web.Response(status=response.status, body=part, headers=headers)
+    # reset_response: promise the whole body, send part of it, then hang up.
+    stream = web.StreamResponse(status=response.status, headers=headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    await stream.write(part)
+    transport = request.transport
+    if transport is not None:
+        transport.close()  # flushes headers and the partial body first
+    return stream
+
+
+_JSON = "application/json"
+
+
+async def _discard_body(request: web.Request, limit: int | None = None) -> None:
+    read = 0
+    while limit is None or read < limit:
+        chunk = await request.content.readany()
+        if not chunk:
+            return
+        read += len(chunk)
+
+
+def _reset(request: web.Request) -> None:
+    """Abort the connection with a TCP reset."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def _gone() -> web.Response:
+    # Never reaches the client: the connection is already closed.
+    return web.Response(status=499)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
