@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,29 +151,43 @@ def test_missing_extra_says_how_to_install(capsys, monkeypatch) -> None:
     assert "pip install 'speechrest[cli]'" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+@contextlib.contextmanager
+def _serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     """``speechrest emulator`` in a subprocess, with the variables it printed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "speechrest", "emulator", "--port", "0", "--key", "cli-key"],
+        [sys.executable, "-m", "speechrest", "emulator", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     env: dict[str, str] = {}
     assert proc.stdout is not None
-    while "SPEECH_KEY" not in env:
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else "the emulator exited"
-        if "=" in line:
-            name, value = line.strip().split("=", 1)
-            env[name] = value
     try:
+        while "SPEECH_KEY" not in env:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else "the emulator exited"
+            if "=" in line:
+                name, value = line.strip().split("=", 1)
+                env[name] = value
         yield proc, env
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    with _serve("--key", "cli-key", "--recognizer", "deterministic") as running:
+        yield running
+
+
+@pytest.fixture
+def served_env(monkeypatch, served) -> dict[str, str]:
+    _, env = served
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 def test_credentials_from_the_environment(capsys, monkeypatch, served, sample_wav) -> None:
@@ -190,10 +208,11 @@ def test_credentials_from_the_environment(capsys, monkeypatch, served, sample_wa
     assert main(["transcribe", "--endpoint", endpoint, str(sample_wav)]) == 0
 
 
-def test_emulator_stops_cleanly_on_interrupt(served) -> None:
-    proc, _ = served
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+def test_emulator_stops_cleanly_on_interrupt() -> None:
+    with _serve() as (proc, env):
+        assert env["SPEECH_KEY"].startswith("emu-")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "stopped" in err
 
@@ -208,3 +227,84 @@ def test_python_dash_m_and_version() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.startswith("speechrest, version ")
+
+
+# -- batch ---------------------------------------------------------------------------------
+
+
+def test_batch_local_submit_wait_results(capsys, sample_wav: Path) -> None:
+    args = ["batch", "submit", "--local", "--wait", "--words", "--format", "srt"]
+    assert main([*args, str(sample_wav)]) == 0
+    out, err = capsys.readouterr()
+    [sub] = srt.parse(out)  # standard output holds the subtitles alone
+    assert sub.content == SAID
+    assert sub.end.total_seconds() <= 2.815
+    assert "Succeeded" in err
+
+
+def test_batch_local_needs_wait(capsys, sample_wav: Path) -> None:
+    assert main(["batch", "submit", "--local", str(sample_wav)]) == 2
+    assert "add --wait" in capsys.readouterr().err
+    assert main(["batch", "submit", "--key", "k", "--region", "eastus", str(sample_wav)]) == 2
+    assert "is not a URL" in capsys.readouterr().err
+
+
+@pytest.fixture
+def audio_urls(tmp_path: Path) -> Iterator[str]:
+    """A loopback HTTP server for the files in ``tmp_path``; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_batch_against_a_served_emulator(capsys, served_env, audio_urls, tmp_path) -> None:
+    _wav(tmp_path, "one.wav", "The first call.")
+    _wav(tmp_path, "two.wav", "The second call.")
+    urls = [f"{audio_urls}/one.wav", f"{audio_urls}/two.wav", f"{audio_urls}/gone.wav"]
+    assert main(["batch", "submit", "--name", "cli test", *urls]) == 0
+    job = capsys.readouterr().out.strip()
+    assert main(["batch", "submit", urls[0]]) == 0
+    other = capsys.readouterr().out.strip()
+
+    assert main(["batch", "wait", job, other]) == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == sorted(
+        [f"{job}\tSucceeded", f"{other}\tSucceeded"]
+    )
+
+    # One JSON line per input; the input that could not be read fails (exit 1).
+    assert main(["batch", "results", "--format", "json", job]) == 1
+    out, err = capsys.readouterr()
+    lines = {line["source"]: line for line in map(json.loads, out.splitlines())}
+    assert set(lines) == set(urls)
+    first = lines[urls[0]]["result"]
+    assert first["combinedRecognizedPhrases"][0]["display"] == "The first call."
+    assert "error" in lines[urls[2]]
+    assert err.startswith(f"speechrest: {urls[2]}: ")
+
+    out_dir = tmp_path / "results"
+    assert main(["batch", "results", "--format", "vtt", "--out", str(out_dir), job]) == 1
+    assert sorted(p.name for p in out_dir.iterdir()) == ["one.vtt", "two.vtt"]
+    [cue] = webvtt.from_string((out_dir / "two.vtt").read_text())
+    assert cue.text == "The second call."
+    capsys.readouterr()
+
+    assert main(["batch", "list", "--filter", "displayName eq 'cli test'"]) == 0
+    [row] = capsys.readouterr().out.splitlines()
+    assert row.split("\t")[:2] == [job, "Succeeded"]
+    assert row.endswith("\tcli test")
+    assert main(["batch", "list", "--json", "--top", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+    assert main(["batch", "delete", job, other]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"deleted {job}", f"deleted {other}"]
+    assert main(["batch", "wait", job]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"{job}\tFailed\n"
+    assert "HTTP 404" in err

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import attrs
@@ -15,7 +17,10 @@ import click
 from .. import SpeechClient, __version__
 from ..errors import InvalidInputError, SpeechRestError
 
-__all__ = ["Connection", "connection_options", "one_line", "open_client", "run"]
+if TYPE_CHECKING:
+    from ..testing import SpeechEmulator
+
+__all__ = ["Connection", "Target", "connection_options", "one_line", "open_target", "run"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,8 +83,30 @@ def take_connection(kwargs: dict[str, Any]) -> Connection:
     )
 
 
+@attrs.frozen
+class Target:
+    """An open client, and the emulator behind it with ``--local``."""
+
+    client: SpeechClient
+    emulator: SpeechEmulator | None = None
+
+    def serve(self, path: str) -> str:
+        """A URL the emulator serves a local file at (``--local`` only)."""
+        from ..testing._blobs import blobs
+
+        if self.emulator is None:
+            raise InvalidInputError(f"{path} is not a URL")
+        file = Path(path)
+        if not file.is_file():
+            raise InvalidInputError(f"audio file not found: {path}")
+        name = f"local/{secrets.token_hex(4)}/{file.name}"
+        store = blobs(self.emulator.state)
+        store.put(name, file.resolve())
+        return store.sas_url(self.emulator.state, name)
+
+
 @contextlib.asynccontextmanager
-async def open_client(conn: Connection) -> AsyncIterator[SpeechClient]:
+async def open_target(conn: Connection) -> AsyncIterator[Target]:
     """An open client for ``conn``; with ``--local``, on an emulator living as long."""
     if conn.local:
         from ..testing import SpeechEmulator
@@ -89,7 +116,7 @@ async def open_client(conn: Connection) -> AsyncIterator[SpeechClient]:
             SpeechEmulator(recognizer=best_local_recognizer()) as emulator,
             SpeechClient(emulator.endpoint, key=emulator.key) as client,
         ):
-            yield client
+            yield Target(client, emulator)
         return
     if not conn.key:
         raise InvalidInputError(
@@ -104,7 +131,7 @@ async def open_client(conn: Connection) -> AsyncIterator[SpeechClient]:
             "no endpoint: pass --endpoint or --region, or set SPEECH_ENDPOINT or SPEECH_REGION"
         )
     async with client:
-        yield client
+        yield Target(client)
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,12 +1,298 @@
-"""``speechrest batch``: batch transcription jobs."""
+"""``speechrest batch``: submit jobs, wait for them, download their results, list, delete."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.status import Status as Spinner
+from rich.table import Table
+
+from .. import SpeechClient
+from .._convert import unstructure
+from .._redact import redact_url
+from ..types import Transcription
+from ._app import (
+    EXIT_FAILED,
+    EXIT_OK,
+    connection_options,
+    is_tty,
+    one_line,
+    open_target,
+    run_async,
+    take_connection,
+)
+from ._output import FORMATS, Sink, dumps
+from ._transcribe import PROFANITY, channels_option, profanity_value
 
 __all__ = ["batch"]
 
 
 @click.group()
 def batch() -> None:
-    """Batch transcription: submit audio URLs, wait, download results."""
+    """Batch transcription: submit audio URLs, wait, download the results."""
+
+
+def _output_options(func: Any) -> Any:
+    func = click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Write one file per input (per channel for subtitles) into this folder.",
+    )(func)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="Format of the results.",
+    )(func)
+
+
+@batch.command()
+@click.argument("sources", nargs=-1, metavar="URL...")
+@click.option("--container", metavar="URL", help="A blob container SAS URL instead of URLs.")
+@click.option("--locale", default="en-US", show_default=True, help="Locale of the audio.")
+@click.option("--name", "display_name", help="Display name of the job.")
+@click.option("--diarize", is_flag=True, help="Tell speakers apart.")
+@click.option("--max-speakers", type=click.IntRange(2, 35), metavar="N", help="Turns --diarize on.")
+@click.option("--channels", callback=channels_option, metavar="0,1", help="Channels to transcribe.")
+@click.option("--profanity", type=click.Choice(PROFANITY, case_sensitive=False))
+@click.option("--words", is_flag=True, help="Word-level timestamps (better subtitles).")
+@click.option("--model", metavar="ID", help="A custom model id.")
+@click.option(
+    "--ttl-hours",
+    type=click.IntRange(6, 744),
+    default=48,
+    show_default=True,
+    help="How long the job and its results are kept after it ends.",
+)
+@click.option("--wait", "then_wait", is_flag=True, help="Wait for the job, then print results.")
+@_output_options
+@connection_options
+def submit(**kwargs: Any) -> int:
+    """Submit a batch transcription job and print its id.
+
+    URL... are audio URLs the service can read (SAS URLs for private blobs), or give
+    --container. With --local, local audio files may be given too: the emulator serves
+    them. With --wait, waits for the job and prints its results as `batch results` does.
+    """
+    conn = take_connection(kwargs)
+    sources: tuple[str, ...] = kwargs.pop("sources")
+    container = kwargs.pop("container")
+    if bool(sources) == bool(container):
+        raise click.UsageError("give audio URLs or --container URL (one of them)")
+    if conn.local and not kwargs["then_wait"]:
+        raise click.UsageError("a --local job lives only as long as the command: add --wait")
+    local_files = [s for s in sources if "://" not in s]
+    if local_files and not conn.local:
+        raise click.UsageError(
+            f"{local_files[0]} is not a URL: batch transcription reads audio from URLs "
+            "(use `speechrest transcribe` for local files, or --local to try the emulator)"
+        )
+    options: dict[str, Any] = {
+        "locale": kwargs["locale"],
+        "time_to_live_hours": kwargs["ttl_hours"],
+    }
+    if container:
+        options["content_container_url"] = container
+    for key, name in (("display_name", "display_name"), ("model", "model")):
+        if kwargs[key] is not None:
+            options[name] = kwargs[key]
+    if kwargs["diarize"]:
+        options["diarization"] = True
+    if kwargs["max_speakers"] is not None:
+        options["max_speakers"] = kwargs["max_speakers"]
+    if kwargs["channels"] is not None:
+        options["channels"] = kwargs["channels"]
+    if kwargs["profanity"]:
+        options["profanity_filter_mode"] = profanity_value(kwargs["profanity"])
+    if kwargs["words"]:
+        options["word_level_timestamps"] = True
+        options["display_form_word_level_timestamps"] = True
+
+    async def go() -> int:
+        async with open_target(conn) as target:
+            urls = [target.serve(s) if "://" not in s else s for s in sources]
+            if urls:
+                options["content_urls"] = urls
+            job = await target.client.transcriptions.submit(**options)
+            if not kwargs["then_wait"]:
+                click.echo(job.id)
+                return EXIT_OK
+            click.echo(f"submitted {job.id}", err=True)
+            status = await _wait(target.client, [job.id], err=True)
+            if status != EXIT_OK:
+                return status
+            return await _results(target.client, job.id, kwargs["fmt"], kwargs["out"])
+
+    result: int = run_async(go)
+    return result
+
+
+@batch.command()
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@connection_options
+def wait(**kwargs: Any) -> int:
+    """Wait until jobs end; print "ID<TAB>STATUS" for each as it ends.
+
+    Exit status 0 when every job succeeded, 1 when any failed or is gone.
+    """
+    conn = take_connection(kwargs)
+    ids: tuple[str, ...] = kwargs["ids"]
+
+    async def go() -> int:
+        async with open_target(conn) as target:
+            return await _wait(target.client, list(ids))
+
+    result: int = run_async(go)
+    return result
+
+
+@batch.command()
+@click.argument("job_id", metavar="ID")
+@_output_options
+@connection_options
+def results(**kwargs: Any) -> int:
+    """Download and print the results of a finished job, one per input.
+
+    Inputs that failed are reported on standard error (exit status 1).
+    """
+    conn = take_connection(kwargs)
+
+    async def go() -> int:
+        async with open_target(conn) as target:
+            return await _results(target.client, kwargs["job_id"], kwargs["fmt"], kwargs["out"])
+
+    result: int = run_async(go)
+    return result
+
+
+@batch.command("list")
+@click.option("--filter", "filter_", metavar="EXPR", help="e.g. \"status eq 'Running'\".")
+@click.option("--top", type=click.IntRange(1), metavar="N", help="List at most N jobs.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document per job.")
+@connection_options
+def list_(**kwargs: Any) -> int:
+    """List batch transcription jobs (a table on a terminal, tab-separated otherwise)."""
+    conn = take_connection(kwargs)
+
+    async def go() -> list[Transcription]:
+        jobs: list[Transcription] = []
+        async with open_target(conn) as target:
+            async for job in target.client.transcriptions.list(filter=kwargs["filter_"]):
+                jobs.append(job)
+                if kwargs["top"] is not None and len(jobs) >= kwargs["top"]:
+                    break
+        return jobs
+
+    jobs: list[Transcription] = run_async(go)
+    tty = is_tty(sys.stdout)
+    if kwargs["as_json"]:
+        for job in jobs:
+            click.echo(dumps(unstructure(job), pretty=tty))
+    elif tty:
+        table = Table("id", "status", "created", "locale", "name")
+        for job in jobs:
+            table.add_row(*_row(job))
+        Console().print(table)
+    else:
+        for job in jobs:
+            click.echo("\t".join(_row(job)))
+    return EXIT_OK
+
+
+@batch.command()
+@click.argument("ids", nargs=-1, required=True, metavar="ID...")
+@connection_options
+def delete(**kwargs: Any) -> int:
+    """Delete jobs and their results (a job that has not ended cannot be deleted)."""
+    conn = take_connection(kwargs)
+
+    async def go() -> int:
+        failed = 0
+        async with open_target(conn) as target:
+            for job_id in kwargs["ids"]:
+                try:
+                    await target.client.transcriptions.delete(job_id)
+                except Exception as exc:
+                    failed += 1
+                    click.echo(f"speechrest: {job_id}: {one_line(exc)}", err=True)
+                else:
+                    click.echo(f"deleted {job_id}")
+        return EXIT_FAILED if failed else EXIT_OK
+
+    result: int = run_async(go)
+    return result
+
+
+def _row(job: Transcription) -> tuple[str, str, str, str, str]:
+    created = job.created_date_time.strftime("%Y-%m-%d %H:%M:%S") if job.created_date_time else ""
+    status = job.status.value if job.status is not None else ""
+    return job.id, status, created, job.locale, job.display_name
+
+
+@contextlib.contextmanager
+def _spinner(text: str) -> Iterator[Spinner | None]:
+    if not is_tty(sys.stderr):
+        yield None
+        return
+    with Console(stderr=True).status(text) as spinner:
+        yield spinner
+
+
+async def _wait(client: SpeechClient, ids: list[str], *, err: bool = False) -> int:
+    """Wait for the jobs with a live status on a terminal; print "ID<TAB>STATUS" per job
+    (on standard error with ``err``, to keep standard output for the results)."""
+    failed = 0
+    if len(ids) == 1:
+        with _spinner(f"job {ids[0]}: waiting") as spinner:
+
+            def show(job: Transcription) -> None:
+                if spinner is not None and job.status is not None:
+                    spinner.update(f"job {job.id}: {job.status.value}")
+
+            try:
+                job = await client.transcriptions.wait(ids[0], on_status=show)
+            except Exception as exc:
+                click.echo(f"{ids[0]}\tFailed", err=err)
+                click.echo(f"speechrest: {ids[0]}: {one_line(exc)}", err=True)
+                return EXIT_FAILED
+        click.echo(f"{job.id}\t{job.status.value if job.status else 'Succeeded'}", err=err)
+        return EXIT_OK
+    with _spinner(f"waiting for {len(ids)} jobs") as spinner:
+        done = 0
+        async with client.transcriptions.wait_many(ids) as outcomes:
+            async for outcome in outcomes:
+                done += 1
+                if outcome.ok:
+                    click.echo(f"{outcome.id}\tSucceeded", err=err)
+                else:
+                    failed += 1
+                    click.echo(f"{outcome.id}\tFailed", err=err)
+                    reason = one_line(outcome.error) if outcome.error else "failed"
+                    click.echo(f"speechrest: {outcome.id}: {reason}", err=True)
+                if spinner is not None:
+                    spinner.update(f"{done}/{len(ids)} jobs ended ({failed} failed)")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _results(client: SpeechClient, job_id: str, fmt: str, out: Path | None) -> int:
+    """Print or write each result of a job, then report the inputs that failed."""
+    report = await client.transcriptions.report(job_id)
+    count = len(report.details) if report is not None else 2
+    sink = Sink(fmt, out, many=count > 1, pretty=is_tty(sys.stdout))
+    async for result in client.transcriptions.results(job_id):
+        sink.result(redact_url(result.source), result)
+    failures = report.failed if report is not None else []
+    for detail in failures:
+        label = redact_url(detail.input_url or "(unknown input)")
+        message = ": ".join(m for m in (detail.error_kind, detail.error_message) if m)
+        error = {"type": detail.error_kind, "message": detail.error_message}
+        sink.failure(label, message or "failed", error)
+    return EXIT_FAILED if failures else EXIT_OK

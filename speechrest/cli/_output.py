@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import click
 
 from .._convert import unstructure
 from ..errors import APIStatusError
 
-__all__ = ["FORMATS", "Documents", "error_json", "render", "unique_stem"]
+__all__ = ["FORMATS", "Documents", "Sink", "error_json", "render", "unique_stem"]
 
 FORMATS = ("text", "json", "srt", "vtt")
 _SUFFIX = {"text": ".txt", "json": ".json", "srt": ".srt", "vtt": ".vtt"}
@@ -72,3 +75,47 @@ def unique_stem(source: str, taken: set[str]) -> str:
         candidate = f"{stem}-{n}"
     taken.add(candidate)
     return candidate
+
+
+class Sink:
+    """Where results go: files in ``out`` (one per result, per channel for subtitles), or
+    standard output (labelled ``==> source <==`` when there are several documents; JSON
+    lines when ``pretty`` is off)."""
+
+    def __init__(self, fmt: str, out: Path | None, *, many: bool, pretty: bool) -> None:
+        self.fmt = fmt
+        self.out = out
+        self.many = many
+        self.pretty = pretty
+        self._stems: set[str] = set()
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+
+    def result(self, label: str, result: Subtitled) -> None:
+        """Write one result; ``label`` names its input (a path, or a redacted URL)."""
+        if self.out is not None:
+            stem = unique_stem(_name_of(label), self._stems)
+            for suffix, body in render(result, self.fmt, pretty=True):
+                path = self.out / f"{stem}{suffix}"
+                path.write_text(body, encoding="utf-8")
+                click.echo(str(path))
+        elif self.fmt == "json":
+            line = {"source": label, "result": unstructure(result)}
+            click.echo(dumps(line, pretty=self.pretty))
+        else:
+            docs = render(result, self.fmt)
+            for suffix, body in docs:
+                if self.many or len(docs) > 1:
+                    channel = f" ({suffix.split('.')[1]})" if len(docs) > 1 else ""
+                    click.echo(f"==> {label}{channel} <==")
+                click.echo(body, nl=False)
+
+    def failure(self, label: str, message: str, error: dict[str, Any]) -> None:
+        """Report one input that failed: a line on standard error (and a JSON line)."""
+        click.echo(f"speechrest: {label}: {message}", err=True)
+        if self.fmt == "json" and self.out is None:
+            click.echo(dumps({"source": label, "error": error}, pretty=self.pretty))
+
+
+def _name_of(label: str) -> str:
+    return Path(urlsplit(label).path if "://" in label else label).name

@@ -23,9 +23,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from .._convert import unstructure
 from ..resources.fast import TranscribeOutcome
-from ..types import TranscribeResult
 from ._app import (
     EXIT_FAILED,
     EXIT_OK,
@@ -33,22 +31,29 @@ from ._app import (
     connection_options,
     is_tty,
     one_line,
-    open_client,
+    open_target,
     run_async,
     take_connection,
 )
-from ._output import FORMATS, dumps, error_json, render, unique_stem
+from ._output import FORMATS, Sink, error_json
 
-__all__ = ["transcribe"]
+__all__ = ["PROFANITY", "channels_option", "profanity_value", "transcribe"]
 
-_PROFANITY = ("None", "Removed", "Tags", "Masked")
+PROFANITY = ("None", "Removed", "Tags", "Masked")
+
+
+def profanity_value(choice: str) -> str:
+    """The wire spelling of a ``--profanity`` choice given in any case."""
+    return next(p for p in PROFANITY if p.lower() == choice.lower())
 
 
 def _split_commas(values: tuple[str, ...]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
-def _channels(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+def channels_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> list[int] | None:
     if value is None:
         return None
     try:
@@ -75,13 +80,13 @@ def _channels(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 )
 @click.option(
     "--channels",
-    callback=_channels,
+    callback=channels_option,
     metavar="0,1",
     help="Transcribe these channels separately (at most 2).",
 )
 @click.option(
     "--profanity",
-    type=click.Choice(_PROFANITY, case_sensitive=False),
+    type=click.Choice(PROFANITY, case_sensitive=False),
     help="How profanity is filtered.",
 )
 @click.option("--phrase", "phrases", multiple=True, help="A phrase to favour (repeatable).")
@@ -124,9 +129,6 @@ def transcribe(**kwargs: Any) -> int:
             files.append(name)
     if not files:
         raise click.UsageError("no files to transcribe")
-    out: Path | None = kwargs["out"]
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {}
     if kwargs["locales"]:
         options["locales"] = _split_commas(kwargs["locales"])
@@ -137,9 +139,7 @@ def transcribe(**kwargs: Any) -> int:
     if kwargs["channels"] is not None:
         options["channels"] = kwargs["channels"]
     if kwargs["profanity"]:
-        options["profanity_filter_mode"] = next(
-            p for p in _PROFANITY if p.lower() == kwargs["profanity"].lower()
-        )
+        options["profanity_filter_mode"] = profanity_value(kwargs["profanity"])
     if kwargs["phrases"]:
         options["phrase_list"] = list(kwargs["phrases"])
     job = _Job(
@@ -147,7 +147,7 @@ def transcribe(**kwargs: Any) -> int:
         options=options,
         concurrency=kwargs["concurrency"],
         fmt=kwargs["fmt"],
-        out=out,
+        out=kwargs["out"],
         progress=not kwargs["quiet"] and is_tty(sys.stderr),
     )
     result: int = run_async(job.run, conn)
@@ -168,17 +168,15 @@ class _Job:
         self.files = files
         self.options = options
         self.concurrency = concurrency
-        self.fmt = fmt
-        self.out = out
         self.show_progress = progress
-        self.stdout_tty = is_tty(sys.stdout)
-        self.stems: set[str] = set()
+        self.sink = Sink(fmt, out, many=len(files) > 1, pretty=is_tty(sys.stdout))
         self.failed = 0
         self.done = 0
 
     async def run(self, conn: Connection) -> int:
         progress = _progress() if self.show_progress else None
-        async with open_client(conn) as client:
+        async with open_target(conn) as target:
+            client = target.client
             if progress is None:
                 await self._each(client, None)
             else:
@@ -202,33 +200,13 @@ class _Job:
 
     def _report(self, outcome: TranscribeOutcome[str]) -> None:
         self.done += 1
-        source = outcome.source
         if outcome.error is not None:
             self.failed += 1
-            click.echo(f"speechrest: {source}: {one_line(outcome.error)}", err=True)
-            if self.fmt == "json" and self.out is None:
-                line = {"source": source, "error": error_json(outcome.error)}
-                click.echo(dumps(line, pretty=self.stdout_tty))
-            return
-        result = outcome.result
-        assert isinstance(result, TranscribeResult)
-        if self.out is not None:
-            stem = unique_stem(source, self.stems)
-            for suffix, body in render(result, self.fmt):
-                path = self.out / f"{stem}{suffix}"
-                path.write_text(body, encoding="utf-8")
-                click.echo(str(path))
-        elif self.fmt == "json":
-            # One JSON document per line when piped; indented for a person.
-            line = {"source": source, "result": unstructure(result)}
-            click.echo(dumps(line, pretty=self.stdout_tty))
+            error = outcome.error
+            self.sink.failure(outcome.source, one_line(error), error_json(error))
         else:
-            docs = render(result, self.fmt)
-            for suffix, body in docs:
-                if len(self.files) > 1 or len(docs) > 1:
-                    label = source + (f" ({suffix.split('.')[1]})" if len(docs) > 1 else "")
-                    click.echo(f"==> {label} <==")
-                click.echo(body, nl=False)
+            assert outcome.result is not None
+            self.sink.result(outcome.source, outcome.result)
 
 
 def _size(path: str) -> int:
