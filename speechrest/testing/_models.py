@@ -1,0 +1,268 @@
+"""Emulated models: base models, custom model training, files and manifests (``Models_*``).
+
+Training reads the datasets of ``state.stores["datasets"]``: only ``Succeeded`` datasets of
+the model's locale, of a kind the base model adapts with, can be used. A model goes
+``NotStarted`` -> ``Running`` -> ``Succeeded`` (with a ``ModelReport`` file), or ``Failed``
+when one of its datasets was deleted meanwhile. Copies are in ``_model_copy``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from ._base_models import adaptation_deprecated, base_models, custom_models, render_base_model
+from ._blobs import blobs
+from ._emulator import EmulatorState, get_state, json_response, paginate
+from ._entities import (
+    ApiError,
+    bad,
+    check_fields,
+    check_project,
+    handler,
+    id_of,
+    path_id,
+    read_json,
+    ref_path,
+    resolve_ref,
+)
+from ._entity_routes import Group, add_file, base_entity, create_response
+from ._filter import FILTERABLE
+
+__all__ = ["register"]
+
+_CREATE_FIELDS = (
+    "displayName",
+    "description",
+    "customProperties",
+    "locale",
+    "baseModel",
+    "datasets",
+    "project",
+    "properties",
+)
+
+
+def _refuse_if_deployed(state: EmulatorState, model: dict[str, Any]) -> None:
+    """A model an endpoint uses cannot be deleted."""
+    model_id = id_of(model)
+    endpoints = state.stores.get("endpoints")
+    for endpoint in endpoints.values() if isinstance(endpoints, Mapping) else ():
+        url = (endpoint.get("model") or {}).get("self")
+        if isinstance(url, str) and URL(url).path.rstrip("/").endswith("/" + model_id):
+            raise ApiError(
+                409,
+                "Conflict",
+                f"The model is used by the endpoint '{id_of(endpoint)}'; delete that first.",
+                "InUseViolation",
+            )
+
+
+MODELS = Group(name="models", filterable=FILTERABLE["models"], on_delete=_refuse_if_deployed)
+
+
+def _base_model(state: EmulatorState, request: web.Request) -> dict[str, Any]:
+    model_id = path_id(request)
+    if model_id not in base_models(state):
+        raise ApiError(404, "NotFound", f"The base model '{model_id}' does not exist.")
+    return render_base_model(state, model_id)
+
+
+async def list_locales(request: web.Request) -> web.StreamResponse:
+    state = get_state(request)
+    locales = {
+        m["locale"]
+        for m in base_models(state).values()
+        if m["properties"]["features"]["supportsAdaptationsWith"] and not adaptation_deprecated(m)
+    }
+    return json_response(sorted(locales))
+
+
+async def list_base_models(request: web.Request) -> web.StreamResponse:
+    state = get_state(request)
+    items = [render_base_model(state, i) for i in base_models(state)]
+    return paginate(request, state, items, filterable=FILTERABLE["base_models"])
+
+
+async def get_base_model(request: web.Request) -> web.StreamResponse:
+    return json_response(_base_model(get_state(request), request))
+
+
+def _pick_base(state: EmulatorState, body: Mapping[str, Any], locale: str) -> dict[str, Any]:
+    if body.get("baseModel") is not None:
+        parts = ref_path(body["baseModel"], "baseModel", "InvalidBaseModel")
+        if parts[:-1] != ["models", "base"] or parts[-1].lower() not in base_models(state):
+            raise bad(
+                "The base model referenced by 'baseModel' does not exist.", "InvalidBaseModel"
+            )
+        base = render_base_model(state, parts[-1].lower())
+    else:
+        candidates = [
+            render_base_model(state, i)
+            for i, m in base_models(state).items()
+            if m["locale"] == locale and not adaptation_deprecated(m)
+        ]
+        if not candidates:
+            raise bad(f"No base model can be adapted for the locale '{locale}'.", "InvalidLocale")
+        base = max(candidates, key=lambda m: m["createdDateTime"])
+    if base["locale"] != locale:
+        raise bad(f"The base model is for '{base['locale']}', not '{locale}'.", "InvalidBaseModel")
+    if adaptation_deprecated(base):
+        raise bad("The base model can no longer be adapted; choose a newer one.", "ModelDeprecated")
+    return base
+
+
+def _datasets(state: EmulatorState, body: Mapping[str, Any], base: Mapping[str, Any]) -> list[str]:
+    references = body.get("datasets")
+    if not isinstance(references, list) or not references:
+        raise bad("The property 'datasets' must list at least one dataset.", "InvalidDataset")
+    kinds = base["properties"]["features"]["supportsAdaptationsWith"]
+    ids = []
+    for reference in references:
+        dataset = resolve_ref(
+            state, {"datasets": reference}, "datasets", "datasets", "InvalidDataset"
+        )
+        assert dataset is not None
+        name = f"The dataset '{id_of(dataset)}'"
+        if dataset.get("status") != "Succeeded":
+            inner = "FailedDataset" if dataset.get("status") == "Failed" else "InvalidDataset"
+            raise bad(f"{name} is {dataset.get('status')}, not Succeeded.", inner)
+        if dataset.get("locale") != body["locale"]:
+            raise bad(f"{name} is for '{dataset.get('locale')}'.", "InvalidDataset")
+        if dataset.get("kind") not in kinds:
+            raise bad(
+                f"The base model cannot be adapted with {dataset.get('kind')} datasets.",
+                "InvalidAdaptationMapping",
+            )
+        ids.append(id_of(dataset))
+    return ids
+
+
+async def create_model(request: web.Request) -> web.StreamResponse:
+    state = get_state(request)
+    body = await read_json(request)
+    check_fields(body, _CREATE_FIELDS, required=("displayName", "locale"), create=True)
+    check_project(state, body)
+    weight = (body.get("properties") or {}).get("customModelWeightPercent")
+    if weight is not None and (
+        isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100
+    ):
+        raise bad("customModelWeightPercent must be an integer from 1 to 100.")
+    base = _pick_base(state, body, body["locale"])
+    dataset_ids = _datasets(state, body, base)
+    model = base_entity(state, "models", body)
+    features = {
+        **base["properties"]["features"],
+        "supportsTranscriptionsTranscribe": False,
+    }
+    del features["supportsAdaptationsWith"]
+    model.update(
+        {
+            "status": "NotStarted",
+            "baseModel": {"self": base["self"]},
+            "datasets": [{"self": state.url(f"/datasets/{i}")} for i in dataset_ids],
+            "links": {
+                "manifest": state.url(f"/models/{id_of(model)}/manifest"),
+                "copy": state.url(f"/models/{id_of(model)}:copy"),
+                "files": state.url(f"/models/{id_of(model)}/files"),
+            },
+            "properties": {
+                "deprecationDates": {
+                    "transcriptionDateTime": base["properties"]["deprecationDates"][
+                        "transcriptionDateTime"
+                    ]
+                },
+                "customModelWeightPercent": weight if weight is not None else 30,
+                "features": features,
+            },
+        }
+    )
+
+    async def train(state: EmulatorState, model: dict[str, Any]) -> dict[str, str] | None:
+        datasets = state.stores.get("datasets")
+        gone = [i for i in dataset_ids if not isinstance(datasets, Mapping) or i not in datasets]
+        if gone:
+            return {"code": "FailedDataset", "message": f"The dataset '{gone[0]}' was deleted."}
+        report = {"model": model["self"], "datasets": dataset_ids, "status": "Succeeded"}
+        add_file(state, "models", model, "report.json", "ModelReport", json.dumps(report).encode())
+        return None
+
+    return await create_response(state, "models", model, train)
+
+
+def _manifest(
+    state: EmulatorState, model: Mapping[str, Any], base: Mapping[str, Any], minutes: int
+) -> dict[str, Any]:
+    if not base["properties"]["features"]["supportsTranscriptionsOnSpeechContainers"]:
+        raise bad("The model does not run in speech containers.", "InvalidModel")
+    folder = f"0_{base['locale'].upper().replace('-', '_')}_V4.14_UNI"
+    names = [f"{folder}/adaptedPrepAM/model.fe", f"{folder}/graphV2/base.lms"]
+    properties: dict[str, Any] = {
+        "IN_FESpec": f"audio(%MODELSPATH%{folder}/adaptedPrepAM/model.fe)",
+        "IN_HCLGSpecBase": f"interpolated_lm_base(%MODELSPATH%{folder}/graphV2/base.lms)",
+        "IN_BeamSize": 5000,
+    }
+    if model is not base:
+        custom = id_of(model)
+        names += [f"{custom}/graphV2/custom.lms", f"{custom}/graphV2/custom.i1.hclg"]
+        properties["IN_HCLGSpec"] = f"interpolated_lm_custom(%MODELSPATH%{custom}/graphV2/)"
+    store = blobs(state)
+    files = []
+    for name in names:
+        store.put(f"manifests/{name}", f"model file {name}\n".encode())
+        files.append(
+            {"name": name, "contentUrl": store.sas_url(state, f"manifests/{name}", minutes)}
+        )
+    return {"model": {"self": model["self"]}, "modelFiles": files, "properties": properties}
+
+
+def _manifest_minutes(request: web.Request) -> int:
+    raw = request.query.get("sasLifetimeMinutes", "")
+    if not raw.isdigit() or not 0 < int(raw) <= 7 * 24 * 60:
+        raise bad(
+            "sasLifetimeMinutes is required for manifests: an integer between 1 and 10080.",
+            "InvalidSasValidityDuration",
+        )
+    return int(raw)
+
+
+async def get_base_manifest(request: web.Request) -> web.StreamResponse:
+    state = get_state(request)
+    minutes = _manifest_minutes(request)
+    base = _base_model(state, request)
+    return json_response(_manifest(state, base, base, minutes))
+
+
+async def get_manifest(request: web.Request) -> web.StreamResponse:
+    minutes = _manifest_minutes(request)
+    state, model = MODELS.entity(request)
+    if model["status"] != "Succeeded":
+        raise bad(
+            f"The model is {model['status']}; its manifest is available once it Succeeded.",
+            "InvalidModel",
+        )
+    base_id = ref_path(model["baseModel"], "baseModel", "InvalidBaseModel")[-1].lower()
+    if base_id not in base_models(state):
+        raise bad("The model's base model no longer exists.", "InvalidBaseModel")
+    return json_response(_manifest(state, model, render_base_model(state, base_id), minutes))
+
+
+def register(app: web.Application, state: EmulatorState) -> None:
+    from . import _model_copy
+
+    r = app.router
+    # Literal paths first: ``/models/base`` and ``/models/locales`` are not model ids.
+    r.add_get("/speechtotext/models/locales", handler(list_locales))
+    r.add_get("/speechtotext/models/base", handler(list_base_models))
+    r.add_get("/speechtotext/models/base/{id}", handler(get_base_model))
+    r.add_get("/speechtotext/models/base/{id}/manifest", handler(get_base_manifest))
+    r.add_post("/speechtotext/models", handler(create_model))
+    _model_copy.register(app, state)
+    MODELS.register(app)
+    MODELS.register_files(app)
+    r.add_get("/speechtotext/models/{id}/manifest", handler(get_manifest))
+    custom_models(state)  # create the store, so other groups find it

@@ -1,0 +1,338 @@
+"""Emulated web hooks: registration, the challenge and signed notifications (``WebHooks_*``).
+
+A new hook (or one whose ``webUrl`` is PATCHed) is ``NotStarted`` until the emulator's
+challenge to ``webUrl`` succeeds (a POST with the ``validationToken`` query parameter and
+event ``challenge``, answered 200 with the token): then it is ``Succeeded`` (active), else
+``Failed``. Active hooks get a POST for every registered event that other groups report
+with ``state.emit(kind, entity_url)``: headers ``X-MicrosoftSpeechServices-Event`` and,
+with a secret, ``X-MicrosoftSpeechServices-Signature``; body ``{"self", "invocationId"}``.
+Each hook has one delivery queue, worked in a task the emulator owns, so notifications
+arrive in order and the emitter never waits. A notification that fails ``max_attempts``
+times marks the hook ``Failed`` with ``properties.error``, as the service does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from typing import Any
+
+import aiohttp
+import attrs
+from aiohttp import web
+from yarl import URL
+
+from ._emulator import STATE_KEY, EmulatorState, get_state
+from ._entities import (
+    ApiError,
+    bad,
+    check_fields,
+    entity_store,
+    handler,
+    path_id,
+    read_json,
+    set_status,
+)
+from ._entity_routes import Group, base_entity, create_response
+from ._filter import FILTERABLE
+
+__all__ = ["WebHookDelivery", "delivery", "register"]
+
+EVENT_HEADER = "X-MicrosoftSpeechServices-Event"
+SIGNATURE_HEADER = "X-MicrosoftSpeechServices-Signature"
+EVENT_KINDS = frozenset(
+    f"{entity}{stage}"
+    for entity in ("dataset", "model", "evaluation", "transcription", "endpoint")
+    for stage in ("Creation", "Processing", "Completion", "Deletion")
+) | {"ping", "challenge"}
+Item = tuple[str, bytes]
+"""A queued request: event kind and body."""
+
+
+@attrs.define(kw_only=True)
+class WebHookDelivery:
+    """How notifications are delivered (the hooks are in ``state.stores["webhooks"]``)."""
+
+    last_entity: dict[str, str] = attrs.field(factory=dict)
+    """The last entity URL emitted per event kind (what ``:test`` sends)."""
+    max_attempts: int = 3
+    """Attempts per notification before the hook is marked ``Failed``."""
+    retry_delay: float = 0.05
+    """Seconds before the second attempt; doubles per attempt."""
+    timeout: float = 10.0
+    """Seconds a receiver may take to answer."""
+    queues: dict[str, asyncio.Queue[Item]] = attrs.field(factory=dict)
+    session: aiohttp.ClientSession | None = None
+    listening: bool = False
+    """Whether the delivery listener is subscribed to ``state.listeners``."""
+
+
+def delivery(state: EmulatorState) -> WebHookDelivery:
+    store = state.stores.setdefault("webhook_delivery", WebHookDelivery())
+    assert isinstance(store, WebHookDelivery)
+    return store
+
+
+def hooks(state: EmulatorState) -> dict[str, dict[str, Any]]:
+    return entity_store(state, "webhooks")
+
+
+def _signature(secret: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+# -- delivery ------------------------------------------------------------------------------
+
+
+def _enqueue(state: EmulatorState, hook_id: str, item: Item) -> None:
+    store = delivery(state)
+    queue = store.queues.get(hook_id)
+    if queue is None:
+        queue = store.queues[hook_id] = asyncio.Queue()
+        state.spawn(_work(state, hook_id, queue))
+    queue.put_nowait(item)
+
+
+async def _work(state: EmulatorState, hook_id: str, queue: asyncio.Queue[Item]) -> None:
+    store = delivery(state)
+    try:
+        while True:
+            kind, body = await queue.get()
+            hook = hooks(state).get(hook_id)
+            if hook is None:
+                return
+            if kind == "challenge":
+                await _challenge(state, hook)
+            elif hook["status"] == "Succeeded":
+                await _deliver(state, hook, kind, body)
+    finally:
+        if store.queues.get(hook_id) is queue:
+            del store.queues[hook_id]
+
+
+async def _post(
+    state: EmulatorState, hook: dict[str, Any], kind: str, body: bytes, query: dict[str, str]
+) -> tuple[bool, str]:
+    """POST one request to the hook's URL: (answered 2xx, what happened)."""
+    store = delivery(state)
+    if store.session is None or store.session.closed:
+        store.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=store.timeout))
+    headers = {EVENT_HEADER: kind, "Content-Type": "application/json"}
+    secret = hook.get("properties", {}).get("secret")
+    if secret:
+        headers[SIGNATURE_HEADER] = _signature(secret, body)
+    url = URL(hook["webUrl"]).update_query(query) if query else URL(hook["webUrl"])
+    try:
+        async with store.session.post(url, data=body, headers=headers) as response:
+            text = await response.text(errors="replace")
+            token = query.get("validationToken")
+            if not 200 <= response.status < 300:
+                return False, f"HTTP {response.status}"
+            if token is not None and text.strip() != token:
+                return False, "the answer to the challenge was not the validation token"
+            return True, "ok"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return False, type(exc).__name__
+
+
+async def _attempts(
+    state: EmulatorState, hook: dict[str, Any], kind: str, body: bytes, query: dict[str, str]
+) -> str | None:
+    """Try a request up to ``max_attempts`` times; None when it went through, else why."""
+    store = delivery(state)
+    why = "not sent"
+    for attempt in range(store.max_attempts):
+        if attempt:
+            await asyncio.sleep(store.retry_delay * 2 ** (attempt - 1))
+        ok, why = await _post(state, hook, kind, body, query)
+        if ok:
+            return None
+    return why
+
+
+async def _challenge(state: EmulatorState, hook: dict[str, Any]) -> None:
+    token = secrets.token_urlsafe(24)
+    url = hook["webUrl"]
+    why = await _attempts(state, hook, "challenge", b"", {"validationToken": token})
+    if hook["webUrl"] != url or hook["status"] != "NotStarted":
+        return  # changed meanwhile: a new challenge is queued
+    hook["properties"].pop("error", None)
+    if why is None:
+        set_status(hook, "Succeeded")
+    else:
+        hook["properties"]["error"] = {
+            "code": "InvalidCallbackUri",
+            "message": f"The challenge to the web URL failed ({why}).",
+        }
+        set_status(hook, "Failed")
+
+
+async def _deliver(state: EmulatorState, hook: dict[str, Any], kind: str, body: bytes) -> None:
+    why = await _attempts(state, hook, kind, body, {})
+    if why is not None and hook["status"] == "Succeeded":
+        tries = delivery(state).max_attempts
+        message = (
+            f"Notifications to the web URL failed {tries} times (last: {why}); the web hook "
+            "is disabled. Update its webUrl to re-activate it."
+        )
+        hook["properties"]["error"] = {"code": "InvalidCallbackUri", "message": message}
+        set_status(hook, "Failed")
+
+
+def _listener(state: EmulatorState) -> Any:
+    async def on_change(kind: str, entity_url: str) -> None:
+        store = delivery(state)
+        store.last_entity[kind] = entity_url
+        for hook_id, hook in list(hooks(state).items()):
+            if hook["status"] == "Succeeded" and hook["events"].get(kind) is True:
+                _enqueue(state, hook_id, (kind, _notification(entity_url)))
+
+    return on_change
+
+
+def _notification(entity_url: str) -> bytes:
+    body = {"self": entity_url, "invocationId": str(uuid.uuid4())}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+# -- handlers ------------------------------------------------------------------------------
+
+_FIELDS = ("displayName", "description", "customProperties", "webUrl", "events", "properties")
+
+
+def _web_url(value: object) -> str:
+    url = URL(value) if isinstance(value, str) else None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise bad("webUrl must be an absolute http(s) URL.", "InvalidCallbackUri")
+    assert isinstance(value, str)
+    return value
+
+
+def _events(value: object, *, create: bool) -> dict[str, bool]:
+    if not isinstance(value, dict) or not all(isinstance(v, bool) for v in value.values()):
+        raise bad("events must be an object of event kinds and booleans.", "InvalidPayload")
+    unknown = sorted(set(value) - EVENT_KINDS)
+    if unknown:
+        raise bad(f"Unknown event kinds: {', '.join(unknown)}.", "InvalidWebHookEventKind")
+    if create and not any(on for kind, on in value.items() if kind != "challenge"):
+        raise bad("events must turn at least one event on.", "InvalidWebHookEventKind")
+    return dict(value)
+
+
+def _secret(body: dict[str, Any]) -> str | None:
+    properties = body.get("properties")
+    if properties is None:
+        return None
+    if not isinstance(properties, dict) or not isinstance(properties.get("secret", ""), str):
+        raise bad("properties.secret must be a string.")
+    secret = properties.get("secret")
+    return secret if isinstance(secret, str) else None
+
+
+def _challenge_again(state: EmulatorState, hook: dict[str, Any]) -> None:
+    hook["properties"].pop("error", None)
+    set_status(hook, "NotStarted")
+    _enqueue(state, hook["self"].split("?", 1)[0].rsplit("/", 1)[-1], ("challenge", b""))
+
+
+def _on_update(state: EmulatorState, hook: dict[str, Any], body: dict[str, Any]) -> None:
+    if "webUrl" in body:
+        _web_url(body["webUrl"])
+    if "events" in body:
+        _events(body["events"], create=False)
+    secret = _secret(body)
+    if secret:
+        hook["properties"]["secret"] = secret
+    elif secret is not None:
+        hook["properties"].pop("secret", None)  # an empty secret stops the signatures
+    if "webUrl" in body:
+        _challenge_again(state, hook)  # queued: it runs after the update is applied
+
+
+WEBHOOKS = Group(
+    name="webhooks", filterable=FILTERABLE["webhooks"], updatable=_FIELDS, on_update=_on_update
+)
+
+
+async def create_hook(request: web.Request) -> web.StreamResponse:
+    state = get_state(request)
+    body = await read_json(request)
+    check_fields(body, _FIELDS, required=("displayName", "webUrl", "events"), create=True)
+    hook = base_entity(state, "webhooks", body)
+    secret = _secret(body)
+    hook_id = hook["self"].split("?", 1)[0].rsplit("/", 1)[-1]
+    hook.update(
+        {
+            "properties": {
+                "apiVersion": state.api_version,
+                **({"secret": secret} if secret else {}),
+            },
+            "webUrl": _web_url(body["webUrl"]),
+            "events": _events(body["events"], create=True),
+            "status": "NotStarted",
+            "links": {
+                "test": state.url(f"/webhooks/{hook_id}:test"),
+                "ping": state.url(f"/webhooks/{hook_id}:ping"),
+            },
+        }
+    )
+    response = await create_response(state, "webhooks", hook, None)
+    _enqueue(state, hook_id, ("challenge", b""))
+    return response
+
+
+def _active_hook(request: web.Request) -> tuple[EmulatorState, str, dict[str, Any]]:
+    state, hook = WEBHOOKS.entity(request)
+    if hook["status"] != "Succeeded":
+        raise ApiError(
+            409,
+            "Conflict",
+            f"The web hook is {hook['status']}, not active: it "
+            "receives events once the challenge to its webUrl succeeded.",
+            "InvalidCallbackUri",
+        )
+    return state, path_id(request), hook
+
+
+async def ping_hook(request: web.Request) -> web.StreamResponse:
+    state, hook_id, hook = _active_hook(request)
+    _enqueue(state, hook_id, ("ping", json.dumps(hook, separators=(",", ":")).encode()))
+    return web.Response(status=202, headers={"Retry-After": str(state.timing.retry_after)})
+
+
+async def test_hook(request: web.Request) -> web.StreamResponse:
+    state, hook_id, hook = _active_hook(request)
+    last = delivery(state).last_entity
+    kinds = [k for k, on in hook["events"].items() if on and k in last]
+    for kind in kinds:
+        _enqueue(state, hook_id, (kind, _notification(last[kind])))
+    if not kinds:
+        return web.Response(status=204)
+    return web.Response(status=202, headers={"Retry-After": str(state.timing.retry_after)})
+
+
+async def _close(app: web.Application) -> None:
+    state = app[STATE_KEY]
+    assert isinstance(state, EmulatorState)
+    store = delivery(state)
+    store.queues.clear()
+    if store.session is not None:
+        await store.session.close()
+        store.session = None
+
+
+def register(app: web.Application, state: EmulatorState) -> None:
+    app.router.add_post("/speechtotext/webhooks", handler(create_hook))
+    app.router.add_post("/speechtotext/webhooks/{id}:ping", handler(ping_hook))
+    app.router.add_post("/speechtotext/webhooks/{id}:test", handler(test_hook))
+    WEBHOOKS.register(app)
+    if not delivery(state).listening:
+        delivery(state).listening = True
+        state.listeners.append(_listener(state))
+    app.on_cleanup.append(_close)
