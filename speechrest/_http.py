@@ -221,6 +221,8 @@ class Transport:
             raise errors.InvalidInputError("session= must be an aiohttp.ClientSession")
         self.base = base
         self.origin = base.origin()
+        self._origin_key = (base.scheme, base.host, base.port)
+        self._urls: dict[tuple[str, bool], URL] = {}
         self.api_version = api_version
         self.config = config
         self.auth = _Auth(key, credential)
@@ -303,7 +305,35 @@ class Transport:
         return URL(str(self.base) + "/speechtotext" + path)
 
     def same_origin(self, url: URL) -> bool:
-        return url.origin() == self.origin
+        return (url.scheme, url.host, url.port) == self._origin_key
+
+    def _resolve(
+        self, target: str | URL, params: Mapping[str, Any] | None, authenticated: bool
+    ) -> URL:
+        """The URL to call: the API path or absolute URL, with api-version and params."""
+        if not params and isinstance(target, str):
+            # API paths repeat (every fast transcription posts to the same one): parse once.
+            cached = self._urls.get((target, authenticated))
+            if cached is None:
+                cached = self._resolve(
+                    URL(target, encoded=True) if "://" in target else self.url(target),
+                    None,
+                    authenticated,
+                )
+                if len(self._urls) < 256:
+                    self._urls[target, authenticated] = cached
+            return cached
+        if isinstance(target, URL):
+            url = target
+        else:
+            url = URL(target, encoded=True) if "://" in target else self.url(target)
+        query: dict[str, Any] = dict(url.query)
+        if self.same_origin(url) and authenticated:
+            query.setdefault("api-version", self.api_version)
+        for name, value in (params or {}).items():
+            if value is not None:
+                query[name] = _query_value(value)
+        return url.with_query(query) if query else url
 
     async def request(
         self,
@@ -329,17 +359,7 @@ class Transport:
         429/503 and Retry-After. ``expect`` is ``"json"`` or ``"bytes"``.
         """
         session = self._require_open()
-        if isinstance(target, URL) or "://" in str(target):
-            url = URL(str(target), encoded=True)
-        else:
-            url = self.url(str(target))
-        query: dict[str, Any] = dict(url.query)
-        if self.same_origin(url) and authenticated:
-            query.setdefault("api-version", self.api_version)
-        for name, value in (params or {}).items():
-            if value is not None:
-                query[name] = _query_value(value)
-        url = url.with_query(query) if query else url
+        url = self._resolve(target, params, authenticated)
 
         if json_body is not None:
             payload = json.dumps(json_body, separators=(",", ":")).encode()
@@ -497,15 +517,16 @@ class Transport:
             request_id = next(
                 (resp_headers[h] for h in _REQUEST_ID_HEADERS if h in resp_headers), None
             )
-            log.debug(
-                "%s %s %s -> %d in %.3fs (request id %s)",
-                operation,
-                method,
-                redact_url(url),
-                resp.status,
-                time.perf_counter() - started,
-                request_id,
-            )
+            if log.isEnabledFor(logging.DEBUG):  # redacting the URL is not free
+                log.debug(
+                    "%s %s %s -> %d in %.3fs (request id %s)",
+                    operation,
+                    method,
+                    redact_url(url),
+                    resp.status,
+                    time.perf_counter() - started,
+                    request_id,
+                )
             decoded: Any = None
             if raw and (expect == "json" or resp.status >= 400):
                 try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import stat
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +37,10 @@ CHUNK_SIZE = 256 * 1024
 """Bytes read from a file per chunk."""
 SMALL_FILE = 1024 * 1024
 """Files up to this size are read in one call."""
+INLINE_FILE = 64 * 1024
+"""Files up to this size are read on the event loop: a thread hop costs more than the read."""
+INLINE_BYTES = 1024 * 1024
+"""In-memory audio up to this size is sent as one buffer with its multipart framing."""
 MAX_BLOCK_SIZE = 8 * 1024 * 1024
 """The largest block ``Datasets_UploadBlock`` accepts (8 MiB)."""
 
@@ -56,18 +61,25 @@ class AudioSource:
     replayable: bool
     chunks: Callable[[], AsyncIterator[bytes]]
     """A fresh iterator over the content, one per attempt."""
+    read: Callable[[], bytes] | None = None
+    """Reads the whole content at once, on the calling thread: only for small sources,
+    which are then sent as one buffer."""
 
 
 def prepare_audio(audio: Any) -> AudioSource:
     """Check an audio source and describe how to stream it. No network traffic happens here."""
     if isinstance(audio, str | os.PathLike):
-        return _path_source(Path(audio))
+        return _path_source(os.fspath(audio))
     if isinstance(audio, bytes | bytearray | memoryview):
         data = bytes(audio)
         if not data:
             raise AudioSourceError("the audio is empty (0 bytes): nothing to transcribe")
         return AudioSource(
-            filename="audio", size=len(data), replayable=True, chunks=lambda: _once(data)
+            filename="audio",
+            size=len(data),
+            replayable=True,
+            chunks=lambda: _once(data),
+            read=(lambda: data) if len(data) <= INLINE_BYTES else None,
         )
     if isinstance(audio, io.TextIOBase):
         raise AudioSourceError("the audio file is open in text mode: open it with 'rb'")
@@ -81,23 +93,31 @@ def prepare_audio(audio: Any) -> AudioSource:
     )
 
 
-def _path_source(path: Path) -> AudioSource:
+def _path_source(path: str) -> AudioSource:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
         raise AudioSourceError(f"audio file not found: {path}") from None
     except OSError as exc:
         raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise AudioSourceError(f"{path} is a directory, not an audio file")
     if st.st_size == 0:
         raise AudioSourceError(f"audio file {path} is empty (0 bytes)")
     if not os.access(path, os.R_OK):
         raise AudioSourceError(f"audio file {path} is not readable (permission denied)")
 
+    def read() -> bytes:
+        # Called on the event loop for files up to INLINE_FILE (cheaper than a thread hop).
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
+
     async def chunks() -> AsyncIterator[bytes]:
         if st.st_size <= SMALL_FILE:
-            yield await anyio.to_thread.run_sync(path.read_bytes)
+            yield await anyio.to_thread.run_sync(read)
             return
         f = await anyio.open_file(path, "rb")
         try:
@@ -107,7 +127,13 @@ def _path_source(path: Path) -> AudioSource:
             with anyio.CancelScope(shield=True):
                 await f.aclose()
 
-    return AudioSource(filename=path.name, size=st.st_size, replayable=True, chunks=chunks)
+    return AudioSource(
+        filename=os.path.basename(path),
+        size=st.st_size,
+        replayable=True,
+        chunks=chunks,
+        read=read if st.st_size <= INLINE_FILE else None,
+    )
 
 
 def _file_source(fileobj: IO[bytes]) -> AudioSource:
@@ -204,6 +230,15 @@ def multipart_body(
     ).encode()
     prefix = head + audio_head
     suffix = b"\r\n" + tail
+    read = audio.read
+    if read is not None and on_progress is None:
+        # One buffer: aiohttp sends it with the headers in a single write.
+        return Body(
+            open=lambda: prefix + read() + suffix,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            length=None if audio.size is None else len(prefix) + audio.size + len(suffix),
+            replayable=audio.replayable,
+        )
 
     async def stream() -> AsyncIterator[bytes]:
         sent = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from collections.abc import (
     AsyncIterable,
@@ -13,6 +14,7 @@ from collections.abc import (
     Coroutine,
     Iterable,
     Sequence,
+    Sized,
 )
 from typing import Any, Generic, Self, TypeVar
 
@@ -174,9 +176,16 @@ class FastTranscription(Resource):
                 "of bytes) or audio_url="
             )
         definition = build_definition(audio_url=audio_url, **options)
+        return await self._transcribe(audio, _definition_json(definition), on_progress)
+
+    async def _transcribe(
+        self,
+        audio: AudioInput | None,
+        definition_json: bytes,
+        on_progress: Callable[[int], None] | None,
+    ) -> TranscribeResult:
         source = prepare_audio(audio) if audio is not None else None
-        payload = json.dumps(unstructure(definition), separators=(",", ":")).encode()
-        body = multipart_body(payload, source, on_progress=on_progress)
+        body = multipart_body(definition_json, source, on_progress=on_progress)
         response = await self._call(
             "POST", "/transcriptions:transcribe", operation="Transcriptions_Transcribe", body=body
         )
@@ -194,11 +203,18 @@ class FastTranscription(Resource):
         """Transcribe many sources at once; yield one outcome per source as each completes."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be a positive integer; got {concurrency!r}")
-        build_definition(**options)  # fail now, not once per source
+        # Checked now, not once per source; built and serialized once for all of them.
+        on_progress = options.get("on_progress")
+        definition_options = {k: v for k, v in options.items() if k != "on_progress"}
+        definition_json = _definition_json(build_definition(**definition_options))
+        per_source = "audio_url" in options  # transcribe() explains why that is refused
 
         async def one(index: int, source: S) -> TranscribeOutcome[S]:
             try:
-                result = await self.transcribe(source, **options)  # type: ignore[arg-type]
+                if per_source or source is None:
+                    result = await self.transcribe(source, **options)  # type: ignore[arg-type]
+                else:
+                    result = await self._transcribe(source, definition_json, on_progress)  # type: ignore[arg-type]
             except Exception as exc:  # one failure never stops the others
                 return TranscribeOutcome(source=source, index=index, error=exc)
             return TranscribeOutcome(source=source, index=index, result=result)
@@ -206,41 +222,57 @@ class FastTranscription(Resource):
         return OutcomeStream(_fan_out(sources, one, concurrency), buffer=concurrency)
 
 
+def _definition_json(definition: TranscribeDefinition) -> bytes:
+    return json.dumps(unstructure(definition), separators=(",", ":")).encode()
+
+
 def _fan_out(
     items: Iterable[S] | AsyncIterable[S],
     work: Callable[[int, S], Awaitable[T]],
     concurrency: int,
 ) -> Callable[[MemoryObjectSendStream[T]], Coroutine[Any, Any, None]]:
-    """A producer running ``work`` on each item with at most ``concurrency`` in flight."""
+    """A producer running ``work`` on each item with at most ``concurrency`` in flight.
+
+    ``concurrency`` workers each take the next item when they are free: no task, limiter
+    token or lock per item (an async iterable is read under a lock, one item at a time).
+    """
 
     async def run(send: MemoryObjectSendStream[T]) -> None:
-        limiter = anyio.CapacityLimiter(concurrency)
+        counter = itertools.count()
+        next_item: Callable[[], Awaitable[tuple[int, S] | None]]
+        if isinstance(items, AsyncIterable):
+            iterator = aiter(items)
+            lock = anyio.Lock()
 
-        async def task(index: int, item: S, token: object) -> None:
-            try:
-                outcome = await work(index, item)
-                await send.send(outcome)
-            finally:
-                limiter.release_on_behalf_of(token)
+            async def next_item() -> tuple[int, S] | None:
+                async with lock:
+                    try:
+                        return next(counter), await anext(iterator)
+                    except StopAsyncIteration:
+                        return None
 
+        else:
+            sync_iterator = iter(items)
+
+            async def next_item() -> tuple[int, S] | None:
+                for item in sync_iterator:
+                    return next(counter), item
+                return None
+
+        async def worker() -> None:
+            while (pulled := await next_item()) is not None:
+                outcome = await work(*pulled)
+                try:
+                    send.send_nowait(outcome)  # no extra loop turn while the buffer has room
+                except anyio.WouldBlock:
+                    await send.send(outcome)
+
+        workers = min(concurrency, len(items)) if isinstance(items, Sized) else concurrency
         async with send, anyio.create_task_group() as tg:
-            index = 0
-            async for item in _aiter(items):
-                token = object()
-                await limiter.acquire_on_behalf_of(token)
-                tg.start_soon(task, index, item, token)
-                index += 1
+            for _ in range(workers):
+                tg.start_soon(worker)
 
     return run
-
-
-async def _aiter(items: Iterable[S] | AsyncIterable[S]) -> AsyncIterator[S]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
 
 
 class OutcomeStream(AsyncIterator[T]):
@@ -269,7 +301,10 @@ class OutcomeStream(AsyncIterator[T]):
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._produce(self._send))
         try:
-            return await self._receive.receive()
+            try:
+                return self._receive.receive_nowait()  # no extra loop turn when one is ready
+            except anyio.WouldBlock:
+                return await self._receive.receive()
         except anyio.EndOfStream:
             await self._task  # re-raises a failure of the producer itself
             raise StopAsyncIteration from None
