@@ -7,6 +7,7 @@ gets plain Python values (:class:`Response`) and our exceptions.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -48,6 +49,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SLICE = 256 * 1024
 """Chunk size used to send a ``bytes`` body, so that its progress can be watched."""
 _QUOTA_CODES = ("quota", "QuotaViolation", "InsufficientQuota", "OutOfQuota")
+_NO_WATCHDOG = contextlib.nullcontext()
 
 
 class TokenProvider(Protocol):
@@ -463,16 +465,18 @@ class Transport:
             # aiohttp's sock_read only starts once the body is sent: a server that stops
             # reading mid-upload would hang us. The watchdog fires when one chunk of the
             # body cannot be sent within read_timeout (a slow source is not counted).
-            watchdog = anyio.CancelScope()
+            watchdog: anyio.CancelScope | None = None  # only a streamed body needs one
             if data is not None and not (isinstance(data, bytes) and len(data) <= _SLICE):
+                watchdog = anyio.CancelScope()
                 data = _watch(data, watchdog, self.config.read_timeout)
             started = time.perf_counter()
             try:
-                with watchdog:
+                with watchdog or _NO_WATCHDOG:
                     async with session.request(
                         method, url, data=data, headers=headers, allow_redirects=False
                     ) as resp:
-                        watchdog.deadline = math.inf  # the body is sent (or refused)
+                        if watchdog is not None:
+                            watchdog.deadline = math.inf  # the body is sent (or refused)
                         if resp.status in _REDIRECTS and "Location" in resp.headers:
                             url = url.join(URL(resp.headers["Location"]))
                             if resp.status == 303:
@@ -480,7 +484,7 @@ class Transport:
                             continue
                         raw = await resp.read()
                         resp_headers = {k.lower(): v for k, v in resp.headers.items()}
-                if watchdog.cancelled_caught:
+                if watchdog is not None and watchdog.cancelled_caught:
                     stalled = errors.APITimeoutError(
                         f"the upload made no progress for {self.config.read_timeout}s calling "
                         f"{redact_url(url)}: the service stopped reading the request body",
