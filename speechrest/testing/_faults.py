@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import random
 import re
 import socket
@@ -303,7 +304,7 @@ class FaultPlan:
 
 async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
     if fault.kind == "latency":
-        await asyncio.sleep(fault.seconds)
+        await _while_connected(request, fault.seconds)
         return await handler(request)
     if fault.kind == "status":
         await _discard_body(request)
@@ -316,9 +317,7 @@ async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.St
         return _gone()
     if fault.kind == "stall":
         await _discard_body(request, limit=None if fault.after_bytes < 0 else fault.after_bytes)
-        # aiohttp has no disconnect event: poll until the client hangs up.
-        while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
+        await _while_connected(request, math.inf)
         return _gone()
     response = await handler(request)
     if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
@@ -349,6 +348,17 @@ async def _discard_body(request: web.Request, limit: int | None = None) -> None:
         if not chunk:
             return
         read += len(chunk)
+
+
+async def _while_connected(request: web.Request, seconds: float) -> None:
+    """Sleep ``seconds``, or less if the client hangs up first."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    # aiohttp has no disconnect event: poll until the client hangs up.
+    while request.transport is not None and not request.transport.is_closing():
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.02))
 
 
 def _reset(request: web.Request) -> None:
