@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import importlib
 import importlib.metadata
+import inspect
 import os
 import platform
 import sys
@@ -35,7 +36,8 @@ from _common import SCALES, Scale, row  # noqa: E402
 
 
 def _external(module: str, label: str) -> Callable[[bool, Scale], list[dict[str, Any]]]:
-    """A benchmark module that exposes ``run(quick: bool) -> list[dict]``."""
+    """A benchmark module that exposes ``run(quick: bool) -> list[dict]`` (and optionally a
+    ``smoke`` keyword for tiny counts, passed in ``--smoke`` mode)."""
 
     def run(quick: bool, scale: Scale) -> list[dict[str, Any]]:
         try:
@@ -44,7 +46,8 @@ def _external(module: str, label: str) -> Callable[[bool, Scale], list[dict[str,
             if exc.name != module:
                 raise
             return [row(label, None, None, "", note=f"skipped: benchmarks/{module}.py not found")]
-        rows: list[dict[str, Any]] = mod.run(quick)
+        smoke = scale.name == "smoke" and "smoke" in inspect.signature(mod.run).parameters
+        rows: list[dict[str, Any]] = mod.run(quick, smoke=True) if smoke else mod.run(quick)
         return rows
 
     return run
