@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import ipaddress
 import json
 import logging
 import math
@@ -159,7 +160,13 @@ def _error_fields(data: Any) -> tuple[str | None, str | None, str | None]:
 
 
 def _is_loopback(url: URL) -> bool:
-    return (url.host or "") in _LOOPBACK or (url.host or "").startswith("127.")
+    host = url.host or ""
+    if host in _LOOPBACK:
+        return True
+    try:  # 127.0.0.2 is loopback; 127.0.0.1.example.com is not
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class _Auth:

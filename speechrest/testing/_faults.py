@@ -155,6 +155,12 @@ class Fault:
             label="quota_exhausted",
         )
 
+    @classmethod
+    def redirect(cls, location: str, status: int = 307) -> Fault:
+        """Answer with a redirect to ``location`` (another host, to test where credentials
+        go)."""
+        return cls(kind="status", status=status, headers={"Location": location}, label="redirect")
+
     # -- broken exchanges ------------------------------------------------------------------
 
     @classmethod

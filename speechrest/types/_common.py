@@ -8,6 +8,8 @@ from typing import Any, Self
 
 import attrs
 
+from .._redact import redact_url
+
 __all__ = [
     "BlockKind",
     "EntityError",
@@ -20,7 +22,16 @@ __all__ = [
     "PunctuationMode",
     "Status",
     "WireEnum",
+    "url_repr",
 ]
+
+
+def url_repr(value: object) -> str:
+    """``repr()`` of a URL, or a list of URLs, with SAS signatures redacted (for attrs
+    ``repr=``): models never show a usable signature."""
+    if isinstance(value, list):
+        return "[" + ", ".join(url_repr(v) for v in value) + "]"
+    return repr(redact_url(value)) if isinstance(value, str) else repr(value)
 
 
 class WireEnum(enum.StrEnum):
@@ -131,7 +142,7 @@ class EntityError:
 
 @attrs.frozen(kw_only=True)
 class FileLinks:
-    content_url: str | None = None
+    content_url: str | None = attrs.field(default=None, repr=url_repr)
     """Where the file's content can be downloaded (a SAS URL: send no key)."""
 
 

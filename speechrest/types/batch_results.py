@@ -16,7 +16,7 @@ from datetime import datetime
 
 import attrs
 
-from ._common import Status
+from ._common import Status, url_repr
 from ._subtitles import Segment, Subtitles, Timed
 
 __all__ = [
@@ -202,7 +202,7 @@ class TranscriptionResultFile(Subtitles):
     """The result of one input of a batch transcription (a file of kind ``Transcription``);
     :meth:`to_srt` and :meth:`to_webvtt` make subtitles of it."""
 
-    source: str
+    source: str = attrs.field(repr=url_repr)
     """The input this result belongs to: the content URL as given, or the blob of a
     container. It is the only link between a result and its audio."""
     timestamp: datetime
@@ -263,9 +263,9 @@ class TranscriptionReportDetail:
 
     status: Status
     """``Succeeded`` or ``Failed``."""
-    source: str | None = None
+    source: str | None = attrs.field(default=None, repr=url_repr)
     """The input URL (or blob), as in the result file's ``source``."""
-    source_url: str | None = None
+    source_url: str | None = attrs.field(default=None, repr=url_repr)
     """The input URL under its older name (some reports use it instead of ``source``)."""
     error_kind: str | None = None
     """An error category, for a failed input."""

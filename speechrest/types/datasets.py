@@ -7,7 +7,15 @@ from datetime import datetime
 
 import attrs
 
-from ._common import BlockKind, EntityError, EntityReference, Status, WireEnum, _id_from_url
+from ._common import (
+    BlockKind,
+    EntityError,
+    EntityReference,
+    Status,
+    WireEnum,
+    _id_from_url,
+    url_repr,
+)
 
 __all__ = [
     "CommitBlocksEntry",
@@ -99,7 +107,7 @@ class Dataset:
     """Files and, for block uploads, the block operations."""
     properties: DatasetProperties | None = None
     """Processing results."""
-    content_url: str | None = None
+    content_url: str | None = attrs.field(default=None, repr=url_repr)
     """Where the data was imported from (datasets not uploaded in blocks)."""
     status: Status | None = None
     """``NotStarted``, ``Running``, ``Succeeded`` or ``Failed``."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ._common import EntityError, EntityReference, Status, WireEnum, _id_from_url
+from ._common import EntityError, EntityReference, Status, WireEnum, _id_from_url, url_repr
 from .datasets import DatasetKind
 
 __all__ = [
@@ -202,7 +202,7 @@ class ModelFile:
 
     name: str | None = None
     """The file's path inside the model folder."""
-    content_url: str | None = None
+    content_url: str | None = attrs.field(default=None, repr=url_repr)
     """Where to download it (a SAS URL valid for ``sasLifetimeMinutes``: send no key)."""
 
 

@@ -7,7 +7,7 @@ import enum
 import attrs
 
 from . import _subtitles
-from ._common import ProfanityFilterMode, WireEnum
+from ._common import ProfanityFilterMode, WireEnum, url_repr
 
 __all__ = [
     "ChannelCombinedPhrases",
@@ -83,7 +83,7 @@ class TranscribeDefinition:
 
     locales: list[str] | None = None
     """Candidate locales; when omitted, the language is detected."""
-    audio_url: str | None = None
+    audio_url: str | None = attrs.field(default=None, repr=url_repr)
     """Transcribe audio from this URL instead of an uploaded file."""
     models: dict[str, str] | None = None
     """A custom model URL per locale."""

@@ -14,6 +14,7 @@ from ._common import (
     PunctuationMode,
     Status,
     WireEnum,
+    url_repr,
 )
 
 __all__ = [
@@ -74,7 +75,7 @@ class TranscriptionProperties:
     """How punctuation is produced."""
     profanity_filter_mode: ProfanityFilterMode | None = None
     """How profanity is handled."""
-    destination_container_url: str | None = None
+    destination_container_url: str | None = attrs.field(default=None, repr=url_repr)
     """A writable container for the results (they then outlive the time to live)."""
     language_identification: LanguageIdentificationProperties | None = None
     """Language identification among candidate locales."""
@@ -116,9 +117,9 @@ class Transcription:
     """When the job entered its current status (read-only)."""
     status: Status | None = None
     """``NotStarted``, ``Running``, ``Succeeded`` or ``Failed`` (read-only)."""
-    content_urls: list[str] | None = None
+    content_urls: list[str] | None = attrs.field(default=None, repr=url_repr)
     """Audio URLs to transcribe (request only: the service does not return them)."""
-    content_container_url: str | None = None
+    content_container_url: str | None = attrs.field(default=None, repr=url_repr)
     """A blob container of audio to transcribe (request only)."""
     dataset: EntityReference | None = None
     """A dataset of audio to transcribe."""

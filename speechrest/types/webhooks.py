@@ -10,7 +10,7 @@ from typing import Self
 
 import attrs
 
-from ._common import EntityError, Status, WireEnum, _id_from_url
+from ._common import EntityError, Status, WireEnum, _id_from_url, url_repr
 
 __all__ = [
     "WebHook",
@@ -167,7 +167,7 @@ class WebHook:
     """Up to 10 entries; keys up to 64 characters, values up to 256."""
     properties: WebHookProperties | None = None
     """API version, secret and error."""
-    web_url: str
+    web_url: str = attrs.field(repr=url_repr)
     """Where notifications are POSTed."""
     events: WebHookEvents
     """The events the hook receives."""
@@ -195,7 +195,7 @@ class WebHookUpdate:
     """A new display name."""
     description: str | None = None
     """A new description."""
-    web_url: str | None = None
+    web_url: str | None = attrs.field(default=None, repr=url_repr)
     """A new (or the same, to re-activate a failed hook) notification URL."""
     custom_properties: dict[str, str] | None = None
     """New custom properties."""
