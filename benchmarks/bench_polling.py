@@ -9,7 +9,7 @@ this process while waiting) is the client's alone. Its jobs take a few seconds a
 * baseline, the naive loop people write: one task per job, ``while True: get(); sleep(1)``.
 
 Both wait on a fresh batch of the same size, with the same client; polls are counted on the
-client's aiohttp session. Run alone: ``python benchmarks/bench_polling.py [--quick]``.
+client's aiohttp session. Run alone: ``python benchmarks/bench_polling.py [--quick|--smoke]``.
 """
 
 from __future__ import annotations
@@ -34,16 +34,17 @@ from speechrest.testing import SpeechEmulator, Timing, make_wav
 from speechrest.types import Status
 
 TIMING = Timing(queue_delay=1.5, run_time=3.0, retry_after=2)
+SMOKE_TIMING = Timing(queue_delay=0.2, run_time=0.3, retry_after=1)
 NAIVE_INTERVAL = 1.0
 CONCURRENCY = 16
 
 
-async def _serve() -> None:
+async def _serve(timing: Timing) -> None:
     """The emulator process: prints its endpoint, key and an audio URL, then serves until
     standard input closes."""
     from speechrest.testing._blobs import blobs
 
-    async with SpeechEmulator(timing=TIMING) as emulator:
+    async with SpeechEmulator(timing=timing) as emulator:
         store = blobs(emulator.state)
         store.put("audio/hello.wav", make_wav(seconds=0.5, comment="Hello world."))
         audio = store.sas_url(emulator.state, "audio/hello.wav", 24 * 60)
@@ -53,9 +54,14 @@ async def _serve() -> None:
 
 
 class _Emulator:
+    def __init__(self, timing: Timing) -> None:
+        self.timing = timing
+
     def __enter__(self) -> dict[str, str]:
+        t = self.timing
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve"],
+            [sys.executable, __file__, "--serve"]
+            + [str(v) for v in (t.queue_delay, t.run_time, t.retry_after)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -147,15 +153,17 @@ async def _measure(info: dict[str, str], jobs: int, strategy: Any) -> dict[str, 
     return {"polls": counter.polls, "cpu": cpu, "wall": wall}
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
-    jobs = 200 if quick else 1000
-    with _Emulator() as info:
+def run(quick: bool, smoke: bool = False) -> list[dict[str, Any]]:
+    """The rows; ``quick`` waits on 200 jobs instead of 1,000, ``smoke`` on 20 short ones."""
+    jobs = 20 if smoke else 200 if quick else 1000
+    timing = SMOKE_TIMING if smoke else TIMING
+    with _Emulator(timing) as info:
         smart = asyncio.run(_measure(info, jobs, _wait_many))
         naive = asyncio.run(_measure(info, jobs, _naive))
     label = f"{jobs:,} jobs"
     note = (
-        f"jobs run ~{TIMING.queue_delay + TIMING.run_time:.0f} s, Retry-After: "
-        f"{TIMING.retry_after} s; baseline: a task per job, get() then sleep({NAIVE_INTERVAL:g})"
+        f"jobs run ~{timing.queue_delay + timing.run_time:.1f} s, Retry-After: "
+        f"{timing.retry_after} s; baseline: a task per job, get() then sleep({NAIVE_INTERVAL:g})"
     )
     return [
         row(
@@ -189,9 +197,13 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
 def main() -> None:
     if "--serve" in sys.argv:
-        asyncio.run(_serve())
+        queue_delay, run_time, retry_after = sys.argv[sys.argv.index("--serve") + 1 :]
+        timing = Timing(
+            queue_delay=float(queue_delay), run_time=float(run_time), retry_after=int(retry_after)
+        )
+        asyncio.run(_serve(timing))
         return
-    rows = run("--quick" in sys.argv)
+    rows = run("--quick" in sys.argv, smoke="--smoke" in sys.argv)
     print("| benchmark | value | baseline | ratio | unit | note |")
     print("| --- | ---: | ---: | ---: | --- | --- |")
     for r in rows:

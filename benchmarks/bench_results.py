@@ -6,7 +6,7 @@ per phrase, as real files carry). The baseline is ``json.loads`` of the same byt
 say how much structuring into :class:`~speechrest.types.TranscriptionResultFile` costs on
 top of decoding the JSON, and how the whole download path (decode + structure) compares.
 
-Run alone: ``python benchmarks/bench_results.py [--quick]``.
+Run alone: ``python benchmarks/bench_results.py [--quick|--smoke]``.
 """
 
 from __future__ import annotations
@@ -110,20 +110,22 @@ def _best(fn: Any, repeats: int) -> float:
     return best
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
-    repeats = 3 if quick else 7
-    raw = json.dumps(transcript(), separators=(",", ":")).encode()
+def run(quick: bool, smoke: bool = False) -> list[dict[str, Any]]:
+    """The rows; ``quick`` repeats less, ``smoke`` structures a tenth of the transcript."""
+    repeats = 1 if smoke else 3 if quick else 7
+    words, hours = (WORDS // 10, HOURS / 10) if smoke else (WORDS, HOURS)
+    raw = json.dumps(transcript(words, hours), separators=(",", ":")).encode()
     data = json.loads(raw)
     result = structure(data, TranscriptionResultFile, "bench")
-    assert len(result.recognized_phrases) == WORDS // WORDS_PER_PHRASE
-    assert result.duration_ms == HOURS * 3_600_000
+    assert len(result.recognized_phrases) == words // WORDS_PER_PHRASE
+    assert result.duration_ms == int(hours * 3_600_000)
 
     loads = _best(lambda: json.loads(raw), repeats)
     build = _best(lambda: structure(data, TranscriptionResultFile, "bench"), repeats)
     both = _best(lambda: structure(json.loads(raw), TranscriptionResultFile, "bench"), repeats)
     hook = converter.get_structure_hook(TranscriptionResultFile)
     bare = _best(lambda: hook(data, TranscriptionResultFile), repeats)
-    size = f"{len(raw) / 1e6:.1f} MB, {WORDS:,} words"
+    size = f"{len(raw) / 1e6:.1f} MB, {words:,} words"
     return [
         row("json.loads of the result file (baseline)", loads * 1e3, loads * 1e3, "ms", note=size),
         row("structure() into TranscriptionResultFile", build * 1e3, loads * 1e3, "ms"),
@@ -139,7 +141,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    rows = run("--quick" in sys.argv)
+    rows = run("--quick" in sys.argv, smoke="--smoke" in sys.argv)
     print("| benchmark | value | baseline | ratio | unit | note |")
     print("| --- | ---: | ---: | ---: | --- | --- |")
     for r in rows:
