@@ -24,6 +24,7 @@ from speechrest.errors import (
     RateLimitError,
 )
 from speechrest.testing import Fault, FaultPlan, ScriptedRecognizer, SpeechEmulator, make_wav
+from speechrest.testing._operations import OPERATIONS
 
 pytestmark = pytest.mark.anyio
 
@@ -338,3 +339,45 @@ async def test_a_creating_post_is_retried_when_the_connection_was_refused() -> N
         await runners[0].cleanup()
     assert response.status == 201
     assert creator.created == ["job"]
+
+
+CREATORS = {
+    "Transcriptions_Submit": (
+        lambda c: c.transcriptions.submit(content_urls=["https://a.example/a.wav"], locale="en-US"),
+        lambda c: c.transcriptions.list(),
+    ),
+    "Projects_Create": (
+        lambda c: c.projects.create(display_name="p", locale="en-US"),
+        lambda c: c.projects.list(),
+    ),
+    "Datasets_Create": (
+        lambda c: c.datasets.create(
+            display_name="d", locale="en-US", kind="Language", content_url="https://a.example/d"
+        ),
+        lambda c: c.datasets.list(),
+    ),
+}
+
+
+@pytest.mark.parametrize("operation", list(CREATORS))
+@pytest.mark.parametrize(
+    ("fault", "retried"),
+    [(Fault.reset_during_response(), False), (Fault.throttled(retry_after=0), True)],
+    ids=["reset mid-response", "429 with Retry-After"],
+)
+async def test_the_service_holds_exactly_one_entity_after_a_faulted_create(
+    emulator: SpeechEmulator, operation: str, fault: Fault, retried: bool
+) -> None:
+    create, listing = CREATORS[operation]
+    emulator.faults.add(fault, operation=operation)
+    async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
+        quick(client)
+        if retried:
+            await create(client)
+        else:
+            with pytest.raises(APIConnectionError):
+                await create(client)
+        assert len([e async for e in listing(client)]) == 1
+    path = "/speechtotext" + OPERATIONS[operation][1]
+    posts = [r for r in emulator.requests if r.method == "POST" and r.path == path]
+    assert len(posts) == (2 if retried else 1)
