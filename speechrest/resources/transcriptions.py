@@ -268,7 +268,9 @@ class Transcriptions(EntityResource):
         on_status: Callable[[Transcription], object] | None = None,
         **submit: Any,
     ) -> Transcription:
-        """:meth:`submit` a job, then :meth:`wait` for it; takes the arguments of both."""
+        """:meth:`submit` a job (``Transcriptions_Submit``), then :meth:`wait` for it
+        (``Transcriptions_Get``); takes the arguments of both. Raises
+        :class:`~speechrest.errors.TranscriptionFailedError` if the job fails."""
         job = await self.submit(**submit)
         return await self.wait(job, policy=policy, on_status=on_status)
 
@@ -380,7 +382,8 @@ class Transcriptions(EntityResource):
                 yield await self.download(file, TranscriptionResultFile)
 
     async def report(self, transcription: EntityRef) -> TranscriptionReport | None:
-        """The job report (the file of kind ``TranscriptionReport``): the outcome of every
+        """The job report (the file of kind ``TranscriptionReport``, found with
+        ``Transcriptions_ListFiles`` and downloaded without the key): the outcome of every
         input, with the reason of each failure. None when the job has no report (it has not
         succeeded)."""
         files = self.list_files(
@@ -438,8 +441,9 @@ class Transcriptions(EntityResource):
         concurrency: int = 16,
         policy: PollPolicy | None = None,
     ) -> OutcomeStream[WaitOutcome[Transcription]]:
-        """Wait on many jobs at once; yield a :class:`~speechrest.WaitOutcome` per job as
-        each ends (``.id``, ``.entity``, ``.error``, ``.ok``).
+        """Wait on many jobs at once, polling each with ``Transcriptions_Get``; yield a
+        :class:`~speechrest.WaitOutcome` per job as each ends (``.id``, ``.entity``,
+        ``.error``, ``.ok``).
 
         A job that ``Failed`` is yielded, not raised: its ``error`` is a
         :class:`~speechrest.errors.TranscriptionFailedError`. A job that no longer exists

@@ -9,6 +9,8 @@ from speechrest import make_converter
 from speechrest._convert import structure
 from speechrest.errors import ResponseValidationError
 from speechrest.types import (
+    File,
+    FileKind,
     Status,
     Transcription,
     TranscriptionLocales,
@@ -108,7 +110,7 @@ def test_millisecond_fields_win_over_ticks_and_unknown_status_is_kept() -> None:
 def test_fractional_ticks_are_refused() -> None:
     doc = load_example("batch_result_file.json")
     doc["durationInTicks"] = 1.5
-    with pytest.raises(ResponseValidationError, match="expected int @ .*duration_in_ticks"):
+    with pytest.raises(ResponseValidationError, match=r"expected int @ .*duration_in_ticks"):
         structure(doc, TranscriptionResultFile, "download")
 
 
@@ -151,6 +153,23 @@ def test_transcription_list_examples_round_trip(name: str) -> None:
         round_trip(item, Transcription)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "get_transcription_file.json",
+        "get_transcription_files.json",
+        "get_transcription_files_filtered_by_name.json",
+    ],
+)
+def test_transcription_file_examples_round_trip(name: str) -> None:
+    # Known example mistake: the files' self URLs say api-version=3.2; it is only a string.
+    body = load_example(name)["responses"]["200"]["body"]
+    for item in body.get("values", [body]):
+        file = round_trip(item, File)
+        assert file.kind in (FileKind.TRANSCRIPTION, FileKind.TRANSCRIPTION_REPORT)
+        assert file.links is not None and file.links.content_url
+
+
 def test_locales_example_round_trips() -> None:
     body = load_example("get_supported_transcription_locales.json")["responses"]["200"]["body"]
     locales = round_trip(body, TranscriptionLocales)
@@ -172,6 +191,11 @@ def test_every_transcription_example_is_covered() -> None:
         "get_supported_transcription_locales.json",
         "delete_transcription.json",
         "get_transcription_file.json",
+    }
+    files = {n for n in names if "files" in n and "project" not in n}
+    assert files == {
+        "get_transcription_files.json",
+        "get_transcription_files_filtered_by_name.json",
     }
     assert batch <= covered, batch - covered
     assert (
