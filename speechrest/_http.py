@@ -400,7 +400,8 @@ class Transport:
                     or slept + delay > self.config.max_retry_time
                 ):
                     raise exc.error from None
-                if body is not None and not body.replayable:
+                if body is not None and not body.replayable and exc.reached_service:
+                    # A refused connection read nothing of the body: it can still be sent.
                     raise errors.NotReplayableError(
                         f"{exc.error}; the request body is a one-shot stream (an async iterable "
                         "or a non-seekable file) and cannot be sent again: pass a path, bytes or "

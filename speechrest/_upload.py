@@ -8,6 +8,7 @@ file) can be sent only once, so it is marked not replayable.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
@@ -64,6 +65,8 @@ class AudioSource:
     read: Callable[[], bytes] | None = None
     """Reads the whole content at once, on the calling thread: only for small sources,
     which are then sent as one buffer."""
+    rewind: Callable[[], None] | None = None
+    """Puts a caller's file back where it was, once the call is over."""
 
 
 def prepare_audio(audio: Any) -> AudioSource:
@@ -169,7 +172,17 @@ def _file_source(fileobj: IO[bytes]) -> AudioSource:
                 raise AudioSourceError("the audio file object returned text: open it with 'rb'")
             yield bytes(chunk)
 
-    return AudioSource(filename=name, size=size, replayable=seekable, chunks=chunks)
+    def rewind() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            fileobj.seek(start)
+
+    return AudioSource(
+        filename=name,
+        size=size,
+        replayable=seekable,
+        chunks=chunks,
+        rewind=rewind if seekable else None,
+    )
 
 
 def _aiter_source(iterable: AsyncIterable[bytes]) -> AudioSource:

@@ -186,9 +186,16 @@ class FastTranscription(Resource):
     ) -> TranscribeResult:
         source = prepare_audio(audio) if audio is not None else None
         body = multipart_body(definition_json, source, on_progress=on_progress)
-        response = await self._call(
-            "POST", "/transcriptions:transcribe", operation="Transcriptions_Transcribe", body=body
-        )
+        try:
+            response = await self._call(
+                "POST",
+                "/transcriptions:transcribe",
+                operation="Transcriptions_Transcribe",
+                body=body,
+            )
+        finally:
+            if source is not None and source.rewind is not None:
+                source.rewind()  # a caller's file is left where the caller had it
         return structure(
             response.data, TranscribeResult, "Transcriptions_Transcribe", response.request_id
         )

@@ -258,3 +258,34 @@ async def test_scripted_recognizer() -> None:
         f = io.BytesIO(wav)
         f.name = "a.wav"
         assert (await c.transcribe(f)).text == "Scripted words."
+
+
+async def test_failed_call_leaves_a_file_where_the_caller_had_it(tmp_path: Path) -> None:
+    from speechrest.testing import Fault
+
+    path = tmp_path / "long.wav"
+    path.write_bytes(make_wav(seconds=20, comment="Long enough to be sent in chunks."))
+    async with SpeechEmulator() as emu, SpeechClient(emu.endpoint, key=emu.key) as c:
+        emu.faults.add(Fault.reset_during_upload(after_bytes=300_000), times=1)
+        with path.open("rb") as f:
+            f.seek(0)
+            with pytest.raises(errors.APIConnectionError):
+                await c.with_options(max_retries=0).transcribe(f)
+            assert f.tell() == 0
+            result = await c.transcribe(f)
+    assert result.text == "Long enough to be sent in chunks."
+
+
+async def test_refused_connection_does_not_consume_a_one_shot_stream() -> None:
+    consumed = False
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal consumed
+        consumed = True
+        yield make_wav()
+
+    async with SpeechClient("http://127.0.0.1:9", key="k", max_retries=1) as c:
+        with pytest.raises(errors.APIConnectionError) as info:
+            await c.transcribe(chunks())
+    assert not isinstance(info.value, errors.NotReplayableError)
+    assert "cannot connect" in str(info.value)
