@@ -12,11 +12,12 @@ from collections.abc import (
     Awaitable,
     Callable,
     Coroutine,
+    Hashable,
     Iterable,
     Sequence,
     Sized,
 )
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import anyio
 import attrs
@@ -34,6 +35,9 @@ from ..types import (
     TranscribeResult,
 )
 from ._base import Resource
+
+if TYPE_CHECKING:
+    from .._client import SpeechClient
 
 __all__ = ["FastTranscription", "OutcomeStream", "TranscribeOutcome"]
 
@@ -159,6 +163,11 @@ def _check_definition(d: TranscribeDefinition) -> None:
 class FastTranscription(Resource):
     """``client.transcribe`` and ``client.transcribe_many``."""
 
+    def __init__(self, client: SpeechClient) -> None:
+        super().__init__(client)
+        self._definitions: dict[Hashable, bytes] = {}
+        """Serialized definitions of recent calls, by their options (see _options_key)."""
+
     async def transcribe(
         self,
         audio: AudioInput | None = None,
@@ -175,8 +184,21 @@ class FastTranscription(Resource):
                 "give exactly one of audio (a path, bytes, a binary file or an async iterable "
                 "of bytes) or audio_url="
             )
-        definition = build_definition(audio_url=audio_url, **options)
-        return await self._transcribe(audio, _definition_json(definition), on_progress)
+        return await self._transcribe(audio, self._definition_json(audio_url, options), on_progress)
+
+    def _definition_json(self, audio_url: str | None, options: dict[str, Any]) -> bytes:
+        """The checked, serialized definition for these options; the same options as a
+        recent call (plain values only) reuse that call's bytes."""
+        key = _options_key(audio_url, options)
+        cache = self._definitions
+        cached = cache.get(key) if key is not None else None
+        if cached is None:
+            cached = _definition_json(build_definition(audio_url=audio_url, **options))
+            if key is not None:
+                if len(cache) >= _DEFINITION_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))  # the oldest entry
+                cache[key] = cached
+        return cached
 
     async def _transcribe(
         self,
@@ -231,6 +253,31 @@ class FastTranscription(Resource):
 
 def _definition_json(definition: TranscribeDefinition) -> bytes:
     return json.dumps(unstructure(definition), separators=(",", ":")).encode()
+
+
+_DEFINITION_CACHE_SIZE = 64
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _options_key(audio_url: str | None, options: dict[str, Any]) -> Hashable | None:
+    """A cache key for keyword options made of plain values (scalars, or lists and tuples
+    of scalars), or None when some option is anything else (models, a definition...).
+
+    Each value's type is part of the key: ``True == 1`` and ``2 == 2.0`` must not share a
+    definition that was checked for only one of them.
+    """
+    key: list[Hashable] = [(type(audio_url), audio_url)]
+    for name, value in options.items():
+        kind = type(value)
+        if kind in _PLAIN:
+            key.append((name, kind, value))
+        elif kind is list or kind is tuple:
+            if not all(type(v) in _PLAIN for v in value):
+                return None
+            key.append((name, kind, tuple((type(v), v) for v in value)))
+        else:
+            return None
+    return tuple(key)
 
 
 def _fan_out(

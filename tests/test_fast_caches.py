@@ -1,0 +1,28 @@
+"""The per-call caches of the fast-transcription path never change what is checked or sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from speechrest import SpeechClient, errors
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_equal_options_of_another_type_are_checked_again(client: SpeechClient, wav_file):
+    path = wav_file("cache.wav", text="Cached.")
+    assert (await client.transcribe(path, max_speakers=2)).text == "Cached."
+    # 2.0 == 2 and hashes alike, but it is not a valid speaker count.
+    with pytest.raises(errors.InvalidInputError, match="max_speakers"):
+        await client.transcribe(path, max_speakers=2.0)
+    with pytest.raises(errors.InvalidInputError, match="max_speakers"):
+        await client.transcribe(path, max_speakers=True)
+
+
+async def test_a_list_changed_between_calls_is_checked_again(client: SpeechClient, wav_file):
+    path = wav_file("cache.wav", text="Cached.")
+    locales = ["en-US"]
+    assert (await client.transcribe(path, locales=locales)).text == "Cached."
+    locales[0] = " "
+    with pytest.raises(errors.InvalidInputError, match="locales"):
+        await client.transcribe(path, locales=locales)
