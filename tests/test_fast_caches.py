@@ -1,4 +1,4 @@
-"""The per-call caches of the fast-transcription path never change what is checked or sent."""
+"""Caches and ids of the fast-transcription path never change what is checked or sent."""
 
 from __future__ import annotations
 
@@ -26,3 +26,13 @@ async def test_a_list_changed_between_calls_is_checked_again(client: SpeechClien
     locales[0] = " "
     with pytest.raises(errors.InvalidInputError, match="locales"):
         await client.transcribe(path, locales=locales)
+
+
+def test_client_request_ids_are_unique_uuids() -> None:
+    import uuid
+
+    from speechrest._http import _request_ids
+
+    ids = [_request_ids.next() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert {uuid.UUID(i).version for i in ids} == {4}
