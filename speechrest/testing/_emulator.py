@@ -266,7 +266,7 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
-    from . import _batch, _blobs, _fast
+    from . import _batch, _blobs, _datasets, _endpoints, _evaluations, _fast, _projects
 
     app = web.Application(
         middlewares=[_record, *state.middlewares, _check_api],
@@ -274,7 +274,15 @@ def build_app(state: EmulatorState) -> web.Application:
     )
     app[STATE_KEY] = state
     app.on_cleanup.append(_cancel_tasks)
-    registrars: list[RouteRegistrar] = [_batch.register, _blobs.register, _fast.register]
+    registrars: list[RouteRegistrar] = [
+        _batch.register,
+        _blobs.register,
+        _fast.register,
+        _projects.register,
+        _datasets.register,
+        _endpoints.register,
+        _evaluations.register,
+    ]
     for register in registrars:
         register(app, state)
     return app

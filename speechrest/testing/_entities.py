@@ -1,0 +1,299 @@
+"""What the emulated custom speech groups share: ids, body checks, references and status
+lifecycles. Their generic routes are in ``_entity_routes``.
+
+Entities are kept as the wire JSON the service returns, in ``state.stores[<group>]`` keyed
+by id. Keys starting with ``_`` are private bookkeeping and never served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from ._base_models import base_models, custom_models
+from ._emulator import EmulatorState, error_response, now_iso
+
+__all__ = [
+    "SUPPORTED_LOCALES",
+    "ApiError",
+    "Handler",
+    "Work",
+    "bad",
+    "check_fields",
+    "check_project",
+    "entity_store",
+    "find_model",
+    "handler",
+    "id_of",
+    "in_project",
+    "merge_patch",
+    "new_id",
+    "path_id",
+    "public",
+    "read_json",
+    "resolve_ref",
+    "retry_after",
+    "run_lifecycle",
+    "set_status",
+]
+
+SUPPORTED_LOCALES = (
+    "de-DE",
+    "en-AU",
+    "en-GB",
+    "en-IN",
+    "en-US",
+    "es-ES",
+    "es-MX",
+    "fr-CA",
+    "fr-FR",
+    "it-IT",
+    "ja-JP",
+    "ko-KR",
+    "pt-BR",
+    "zh-CN",
+)
+"""Locales the emulated custom speech groups accept."""
+TERMINAL = ("Succeeded", "Failed")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_COMMON_FIELDS = frozenset({"displayName", "description", "customProperties", "locale"})
+_READ_ONLY = frozenset(
+    {"self", "createdDateTime", "lastActionDateTime", "status", "links", "properties"}
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """An error answer in the service's shape, raised from deep inside a handler."""
+
+    def __init__(self, status: int, code: str, message: str, inner: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.inner = status, code, message, inner
+
+    def response(self) -> web.Response:
+        return error_response(self.status, self.code, self.message, inner_code=self.inner)
+
+
+def handler(fn: Handler) -> Handler:
+    """Turn an :class:`ApiError` raised by ``fn`` into its error response."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await fn(request)
+        except ApiError as exc:
+            return exc.response()
+
+    return wrapped
+
+
+def bad(message: str, inner: str = "InvalidParameterValue") -> ApiError:
+    return ApiError(400, "InvalidArgument", message, inner)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def entity_store(state: EmulatorState, group: str) -> dict[str, dict[str, Any]]:
+    store = state.stores.setdefault(group, {})
+    assert isinstance(store, dict)
+    return store
+
+
+def public(entity: Mapping[str, Any]) -> dict[str, Any]:
+    """The entity as served: without private ``_`` keys."""
+    return {k: v for k, v in entity.items() if not k.startswith("_")}
+
+
+def path_id(request: web.Request, name: str = "id") -> str:
+    value = request.match_info[name]
+    if not _UUID.fullmatch(value):
+        raise ApiError(404, "NotFound", f"The id '{value}' is not a valid UUID.")
+    return value.lower()
+
+
+def id_of(entity: Mapping[str, Any]) -> str:
+    """The id of a stored entity (the last path segment of its ``self``)."""
+    return str(entity["self"]).split("?")[0].rsplit("/", 1)[-1]
+
+
+def set_status(entity: dict[str, Any], status: str) -> None:
+    entity["status"] = status
+    entity["lastActionDateTime"] = now_iso()
+
+
+def retry_after(state: EmulatorState, entities: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """``Retry-After`` when any of ``entities`` has not finished."""
+    if any(e.get("status", "Succeeded") not in TERMINAL for e in entities):
+        return {"Retry-After": str(state.timing.retry_after)}
+    return {}
+
+
+# -- request bodies -----------------------------------------------------------------------
+
+
+async def read_json(request: web.Request, kind: type = dict) -> Any:
+    """The JSON body (an object, or a list with ``kind=list``), or a 400."""
+    if request.content_type not in ("application/json", "application/merge-patch+json"):
+        raise ApiError(415, "UnsupportedMediaType", "The request body must be application/json.")
+    try:
+        body = json.loads(await request.read() or b"null")
+    except ValueError:
+        raise bad("The request body is not valid JSON.", "InvalidRequestBodyFormat") from None
+    if not isinstance(body, kind):
+        raise bad(
+            f"The request body must be a JSON {'array' if kind is list else 'object'}.",
+            "InvalidRequestBodyFormat",
+        )
+    return body
+
+
+def check_fields(
+    body: Mapping[str, Any],
+    allowed: Iterable[str],
+    *,
+    required: Iterable[str] = (),
+    create: bool = False,
+) -> None:
+    """Check the common fields of a create (``create=True``) or update body."""
+    known = set(allowed) | (_READ_ONLY if create else set())
+    unknown = sorted(set(body) - known)
+    if unknown:
+        raise bad(
+            f"Unknown properties in the request body: {', '.join(unknown)}.", "InvalidPayload"
+        )
+    for name in required:
+        if body.get(name) is None:
+            raise bad(f"The property '{name}' is required.")
+    for name in ("displayName", "description", "foundryProjectName", "contentUrl"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise bad(f"The property '{name}' must be a string.")
+    if "displayName" in body and not (body["displayName"] or "").strip():
+        raise bad("The property 'displayName' must not be empty.")
+    if "locale" in body:
+        locale = body["locale"]
+        if locale not in SUPPORTED_LOCALES:
+            raise bad(f"The locale '{locale}' is not supported.", "InvalidLocale")
+    props = body.get("customProperties")
+    if props is not None:
+        if not isinstance(props, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | None) for k, v in props.items()
+        ):
+            raise bad("customProperties must map strings to strings.")
+        if len(props) > 10 or any(len(k) > 64 or len(v or "") > 256 for k, v in props.items()):
+            raise bad(
+                "customProperties allows at most 10 entries, keys of at most 64 characters "
+                "and values of at most 256 characters."
+            )
+
+
+def merge_patch(entity: dict[str, Any], patch: Mapping[str, Any]) -> None:
+    """Apply a JSON merge patch (RFC 7396): objects merge, ``null`` removes."""
+    for key, value in patch.items():
+        if value is None:
+            entity.pop(key, None)
+        elif isinstance(value, dict) and isinstance(entity.get(key), dict) and key != "project":
+            merge_patch(entity[key], value)
+        else:
+            entity[key] = value
+
+
+# -- references ---------------------------------------------------------------------------
+
+
+def ref_path(ref: Any, name: str, inner: str) -> list[str]:
+    """The path segments after ``/speechtotext`` of an ``EntityReference``."""
+    url = ref.get("self") if isinstance(ref, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise bad(f"The property '{name}' must be an object with a 'self' URL.", inner)
+    parts = URL(url).path.strip("/").split("/")
+    if len(parts) < 3 or parts[0] != "speechtotext" or not _UUID.fullmatch(parts[-1]):
+        raise bad(f"The reference '{name}' ({url}) is not a valid entity URL.", inner)
+    return parts[1:]
+
+
+def resolve_ref(
+    state: EmulatorState, body: Mapping[str, Any], name: str, group: str, inner: str
+) -> dict[str, Any] | None:
+    """The entity that ``body[name]`` references in ``group``, or None when absent."""
+    ref = body.get(name)
+    if ref is None:
+        return None
+    parts = ref_path(ref, name, inner)
+    if len(parts) != 2 or parts[0] != group:
+        raise bad(f"The reference '{name}' must point to one of the {group}.", inner)
+    entity = entity_store(state, group).get(parts[1].lower())
+    if entity is None:
+        raise bad(f"The {group[:-1]} referenced by '{name}' does not exist.", inner)
+    return entity
+
+
+def find_model(state: EmulatorState, body: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The custom or base model ``body[name]`` references; it must be usable."""
+    parts = ref_path(body.get(name), name, "InvalidModel")
+    model_id = parts[-1].lower()
+    if parts[:-1] == ["models", "base"]:
+        model = base_models(state).get(model_id)
+    elif parts[:-1] == ["models"]:
+        model = custom_models(state).get(model_id)
+    else:
+        raise bad(f"The reference '{name}' must point to a model.", "InvalidModel")
+    if not isinstance(model, dict):
+        raise bad(f"The model referenced by '{name}' does not exist.", "InvalidModel")
+    if model.get("status", "Succeeded") == "Failed":
+        raise bad(f"The model referenced by '{name}' has failed.", "InvalidModel")
+    if model.get("status", "Succeeded") != "Succeeded":
+        raise bad(f"The model referenced by '{name}' is not trained yet.", "InvalidModel")
+    return model
+
+
+def check_project(state: EmulatorState, body: Mapping[str, Any]) -> None:
+    resolve_ref(state, body, "project", "projects", "InvalidProject")
+
+
+def in_project(entity: Mapping[str, Any], project_id: str) -> bool:
+    ref = entity.get("project")
+    url = ref.get("self") if isinstance(ref, dict) else None
+    return isinstance(url, str) and URL(url).path.rstrip("/").endswith("/" + project_id)
+
+
+# -- lifecycles ---------------------------------------------------------------------------
+
+Work = Callable[[EmulatorState, dict[str, Any]], Awaitable[dict[str, str] | None]]
+"""Processing of an entity: returns None on success, or ``{"code", "message"}``."""
+
+
+async def run_lifecycle(state: EmulatorState, group: str, entity_id: str, work: Work) -> None:
+    """NotStarted for ``timing.queue_delay``, Running for at least ``timing.run_time`` while
+    ``work`` runs, then Succeeded, or Failed with ``properties.error``; web hook events
+    ``<kind>Processing`` and ``<kind>Completion`` at the transitions."""
+    kind = group[:-1]
+    store = entity_store(state, group)
+    await asyncio.sleep(state.timing.queue_delay)
+    entity = store.get(entity_id)
+    if entity is None:
+        return
+    set_status(entity, "Running")
+    await state.emit(f"{kind}Processing", entity["self"])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        error = await work(state, entity)
+    except Exception as exc:  # the emulator's own failure: report it on the entity
+        error = {"code": "InternalError", "message": f"{type(exc).__name__}: {exc}"}
+    await asyncio.sleep(max(0.0, state.timing.run_time - (loop.time() - started)))
+    if store.get(entity_id) is not entity:
+        return  # deleted meanwhile
+    if error is not None:
+        entity.setdefault("properties", {})["error"] = error
+    set_status(entity, "Failed" if error is not None else "Succeeded")
+    await state.emit(f"{kind}Completion", entity["self"])
