@@ -116,7 +116,7 @@ class Response:
 
     status: int
     headers: Mapping[str, str]
-    """Response headers, names lower-cased."""
+    """Response headers; names are looked up regardless of case."""
     data: Any
     """The decoded JSON body, or None when the body is empty."""
     request_id: str | None
@@ -493,7 +493,8 @@ class Transport:
             if body is not None and method not in ("GET", "HEAD"):
                 data = body.open()
                 headers["Content-Type"] = body.content_type
-                if body.length is not None:
+                if body.length is not None and not isinstance(data, bytes):
+                    # (aiohttp takes the length of a buffer from the buffer itself)
                     headers["Content-Length"] = str(body.length)
             if extra_headers:
                 headers.update(extra_headers)
@@ -518,7 +519,7 @@ class Transport:
                                 method, body = "GET", None
                             continue
                         raw = await resp.read()
-                        resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+                        resp_headers = resp.headers
                 if watchdog is not None and watchdog.cancelled_caught:
                     stalled = errors.APITimeoutError(
                         f"the upload made no progress for {self.config.read_timeout}s calling "
@@ -553,9 +554,11 @@ class Transport:
                 if isinstance(data, AsyncGeneratorType) and not data.ag_running:
                     with anyio.CancelScope(shield=True):
                         await data.aclose()  # closes the source's file now, not at GC
-            request_id = next(
-                (resp_headers[h] for h in _REQUEST_ID_HEADERS if h in resp_headers), None
-            )
+            request_id = None
+            for name in _REQUEST_ID_HEADERS:
+                request_id = resp_headers.get(name)
+                if request_id is not None:
+                    break
             if log.isEnabledFor(logging.DEBUG):  # redacting the URL is not free
                 log.debug(
                     "%s %s %s -> %d in %.3fs (request id %s)",

@@ -247,7 +247,7 @@ def multipart_body(
     if read is not None and on_progress is None:
         # One buffer: aiohttp sends it with the headers in a single write.
         return Body(
-            open=lambda: prefix + read() + suffix,
+            open=lambda: b"".join((prefix, read(), suffix)),  # one copy of the audio, not two
             content_type=f"multipart/form-data; boundary={boundary}",
             length=None if audio.size is None else len(prefix) + audio.size + len(suffix),
             replayable=audio.replayable,
