@@ -83,6 +83,10 @@ class EmulatorState:
     requests: collections.deque[RequestRecord] = attrs.field(
         factory=lambda: collections.deque(maxlen=100_000)
     )
+    transcribe_definitions: collections.deque[dict[str, Any]] = attrs.field(
+        factory=lambda: collections.deque(maxlen=10_000)
+    )
+    """The ``definition`` of every fast transcription request, as received."""
     stores: dict[str, Any] = attrs.field(factory=dict)
     """Per operation group state, keyed by group name."""
     listeners: list[Callable[[str, str], Awaitable[None]]] = attrs.field(factory=list)
@@ -266,7 +270,17 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
-    from . import _batch, _blobs, _datasets, _endpoints, _evaluations, _fast, _projects
+    from . import (
+        _batch,
+        _blobs,
+        _datasets,
+        _endpoints,
+        _evaluations,
+        _fast,
+        _models,
+        _projects,
+        _webhooks,
+    )
 
     app = web.Application(
         middlewares=[_record, *state.middlewares, _check_api],
@@ -278,10 +292,12 @@ def build_app(state: EmulatorState) -> web.Application:
         _batch.register,
         _blobs.register,
         _fast.register,
+        _models.register,
         _projects.register,
         _datasets.register,
         _endpoints.register,
         _evaluations.register,
+        _webhooks.register,
     ]
     for register in registrars:
         register(app, state)
