@@ -2,7 +2,8 @@
 
 A body is described once and produced again for every attempt: a path is re-opened, a
 seekable file is rewound to where it started, bytes are reused. Files are read in chunks
-off the event loop and never held whole in memory. An async iterable (or a non-seekable
+off the event loop and never held whole in memory, except small files (up to
+``INLINE_FILE``), read once when the call starts. An async iterable (or a non-seekable
 file) can be sent only once, so it is marked not replayable.
 """
 
@@ -39,7 +40,8 @@ CHUNK_SIZE = 256 * 1024
 SMALL_FILE = 1024 * 1024
 """Files up to this size are read in one call."""
 INLINE_FILE = 64 * 1024
-"""Files up to this size are read on the event loop: a thread hop costs more than the read."""
+"""Files up to this size are read at once on the event loop (a thread hop costs more than
+the read) and the bytes reused by every attempt."""
 INLINE_BYTES = 1024 * 1024
 """In-memory audio up to this size is sent as one buffer with its multipart framing."""
 MAX_BLOCK_SIZE = 8 * 1024 * 1024
@@ -69,11 +71,15 @@ class AudioSource:
     """Puts a caller's file back where it was, once the call is over."""
 
 
+_PATH_TYPES = (str, os.PathLike)
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+
+
 def prepare_audio(audio: Any) -> AudioSource:
     """Check an audio source and describe how to stream it. No network traffic happens here."""
-    if isinstance(audio, str | os.PathLike):
+    if isinstance(audio, _PATH_TYPES):
         return _path_source(os.fspath(audio))
-    if isinstance(audio, bytes | bytearray | memoryview):
+    if isinstance(audio, _BYTES_TYPES):
         data = bytes(audio)
         if not data:
             raise AudioSourceError("the audio is empty (0 bytes): nothing to transcribe")
@@ -107,20 +113,23 @@ def _path_source(path: str) -> AudioSource:
         raise AudioSourceError(f"{path} is a directory, not an audio file")
     if st.st_size == 0:
         raise AudioSourceError(f"audio file {path} is empty (0 bytes)")
+    filename = os.path.basename(path)
+    if st.st_size <= INLINE_FILE:
+        # Reading it now also checks that it can be read (no separate access() call).
+        data = _read_file(path)
+        return AudioSource(
+            filename=filename,
+            size=len(data),
+            replayable=True,
+            chunks=lambda: _once(data),
+            read=lambda: data,
+        )
     if not os.access(path, os.R_OK):
         raise AudioSourceError(f"audio file {path} is not readable (permission denied)")
 
-    def read() -> bytes:
-        # Called on the event loop for files up to INLINE_FILE (cheaper than a thread hop).
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
-
     async def chunks() -> AsyncIterator[bytes]:
         if st.st_size <= SMALL_FILE:
-            yield await anyio.to_thread.run_sync(read)
+            yield await anyio.to_thread.run_sync(_read_file, path)
             return
         f = await anyio.open_file(path, "rb")
         try:
@@ -130,13 +139,17 @@ def _path_source(path: str) -> AudioSource:
             with anyio.CancelScope(shield=True):
                 await f.aclose()
 
-    return AudioSource(
-        filename=os.path.basename(path),
-        size=st.st_size,
-        replayable=True,
-        chunks=chunks,
-        read=read if st.st_size <= INLINE_FILE else None,
-    )
+    return AudioSource(filename=filename, size=st.st_size, replayable=True, chunks=chunks)
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except PermissionError:
+        raise AudioSourceError(f"audio file {path} is not readable (permission denied)") from None
+    except OSError as exc:
+        raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
 
 
 def _file_source(fileobj: IO[bytes]) -> AudioSource:
