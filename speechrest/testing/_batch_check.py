@@ -7,11 +7,12 @@ from typing import Any, TypeGuard
 
 from yarl import URL
 
+from ._recognizer import PROFANITY_MODES
+
 __all__ = ["Invalid", "check_submission", "check_update"]
 
 MAX_URLS = 1000
 _PUNCTUATION_MODES = ("None", "Dictated", "Automatic", "DictatedAndAutomatic")
-_PROFANITY_MODES = ("None", "Removed", "Tags", "Masked")
 _LID_MODES = ("Continuous", "Single")
 _UPDATABLE = frozenset({"displayName", "description", "project", "customProperties"})
 
@@ -109,7 +110,7 @@ def _check_properties(props: Any, locales: Collection[str]) -> None:
         )
     for key, allowed in (
         ("punctuationMode", _PUNCTUATION_MODES),
-        ("profanityFilterMode", _PROFANITY_MODES),
+        ("profanityFilterMode", PROFANITY_MODES),
     ):
         if props.get(key) is not None and props[key] not in allowed:
             raise _bad(f"properties.{key} must be one of {', '.join(allowed)}.")

@@ -10,9 +10,7 @@ from typing import Any
 
 from ._audio import AudioInfo
 from ._emulator import EmulatorState, now_iso
-from ._fast import _filter_profanity as filter_profanity
-from ._fast import words_of
-from ._recognizer import RecognizedPhrase
+from ._recognizer import RecognizedPhrase, filter_profanity, words_of
 
 __all__ = ["BadChannels", "iso_duration", "result_document"]
 

@@ -15,13 +15,11 @@ from aiohttp import web
 
 from ._audio import AudioFormatError, AudioInfo, probe_audio
 from ._emulator import EmulatorState, error_response, get_state, json_response
-from ._recognizer import RecognizedPhrase
+from ._recognizer import PROFANITY_MODES, filter_profanity, words_of
 
-__all__ = ["fetch_to_file", "register", "result_body", "words_of"]
+__all__ = ["fetch_to_file", "register", "result_body"]
 
 CHUNK = 256 * 1024
-_PROFANITY = frozenset({"damn", "hell", "crap"})
-_PROFANITY_MODES = ("None", "Removed", "Tags", "Masked")
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
@@ -123,7 +121,7 @@ def _parse_definition(raw: bytes) -> dict[str, Any]:
             "InvalidChannelSpecification",
         )
     mode = d.get("profanityFilterMode")
-    if mode is not None and mode not in _PROFANITY_MODES:
+    if mode is not None and mode not in PROFANITY_MODES:
         raise _BadRequest(
             400,
             "InvalidArgument",
@@ -190,45 +188,6 @@ def _probe(path: Path, name: str) -> AudioInfo:
         raise _BadRequest(status, code, exc.message, exc.code) from None
 
 
-def _filter_profanity(text: str, mode: str | None) -> str:
-    if mode in (None, "None"):
-        return text
-    out = []
-    for word in text.split():
-        bare = word.strip(".,!?").lower()
-        if bare in _PROFANITY:
-            if mode == "Removed":
-                continue
-            word = f"<profanity>{word}</profanity>" if mode == "Tags" else "*" * len(word)
-        out.append(word)
-    return " ".join(out)
-
-
-def words_of(phrase: RecognizedPhrase, text: str) -> list[dict[str, Any]]:
-    """Word timings: the recognizer's own, or spread evenly over the phrase."""
-    tokens = text.split()
-    if not tokens:
-        return []
-    if phrase.words is not None and len(phrase.words) == len(tokens):
-        return [
-            {
-                "text": t.strip(".,!?").lower() or t,
-                "offsetMilliseconds": w.offset_ms,
-                "durationMilliseconds": w.duration_ms,
-            }
-            for t, w in zip(tokens, phrase.words, strict=True)
-        ]
-    step = max(1, phrase.duration_ms // len(tokens))
-    return [
-        {
-            "text": t.strip(".,!?").lower() or t,
-            "offsetMilliseconds": phrase.offset_ms + i * step,
-            "durationMilliseconds": step,
-        }
-        for i, t in enumerate(tokens)
-    ]
-
-
 def result_body(state: EmulatorState, audio: AudioInfo, d: dict[str, Any]) -> dict[str, Any]:
     """The ``TranscribeResult`` for ``audio`` under definition ``d``."""
     channels: list[int] | None = d.get("channels")
@@ -248,7 +207,7 @@ def result_body(state: EmulatorState, audio: AudioInfo, d: dict[str, Any]) -> di
     phrases: list[dict[str, Any]] = []
     combined: dict[int, list[str]] = {c: [] for c in wanted}
     for i, p in enumerate(h for h in heard if h.channel in wanted):
-        text = _filter_profanity(p.text, mode)
+        text = filter_profanity(p.text, mode)
         phrase: dict[str, Any] = {}
         if channels is not None:
             phrase["channel"] = p.channel

@@ -1,27 +1,37 @@
-"""Recognizers: what the emulator "hears". Deterministic by default, scriptable in tests."""
+"""Recognizers: what the emulator "hears". Deterministic by default, scriptable in tests.
+
+Also what fast and batch transcription both make of the phrases heard: profanity
+filtering and word timings.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from ._audio import AudioInfo
 
 __all__ = [
+    "PROFANITY_MODES",
     "DeterministicRecognizer",
     "RecognizedPhrase",
     "RecognizedWord",
     "Recognizer",
     "ScriptedRecognizer",
+    "filter_profanity",
+    "words_of",
 ]
 
 _VOCABULARY = (
     "the quick brown fox jumps over lazy dog speech service weather today meeting "
     "customer order number please thank you hello world account balance support team"
 ).split()
+_PROFANITY = frozenset({"damn", "hell", "crap"})
+PROFANITY_MODES = ("None", "Removed", "Tags", "Masked")
+"""The values of ``profanityFilterMode``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -138,3 +148,46 @@ class ScriptedRecognizer:
         if text is None:
             return self._fallback.recognize(audio, locales)
         return split_text(text, audio, locale)
+
+
+# -- what the recognized phrases become in results ------------------------------------------
+
+
+def filter_profanity(text: str, mode: str | None) -> str:
+    """``text`` under a ``profanityFilterMode``: unchanged, words removed, tagged or masked."""
+    if mode in (None, "None"):
+        return text
+    out = []
+    for word in text.split():
+        bare = word.strip(".,!?").lower()
+        if bare in _PROFANITY:
+            if mode == "Removed":
+                continue
+            word = f"<profanity>{word}</profanity>" if mode == "Tags" else "*" * len(word)
+        out.append(word)
+    return " ".join(out)
+
+
+def words_of(phrase: RecognizedPhrase, text: str) -> list[dict[str, Any]]:
+    """Word timings: the recognizer's own, or spread evenly over the phrase."""
+    tokens = text.split()
+    if not tokens:
+        return []
+    if phrase.words is not None and len(phrase.words) == len(tokens):
+        return [
+            {
+                "text": t.strip(".,!?").lower() or t,
+                "offsetMilliseconds": w.offset_ms,
+                "durationMilliseconds": w.duration_ms,
+            }
+            for t, w in zip(tokens, phrase.words, strict=True)
+        ]
+    step = max(1, phrase.duration_ms // len(tokens))
+    return [
+        {
+            "text": t.strip(".,!?").lower() or t,
+            "offsetMilliseconds": phrase.offset_ms + i * step,
+            "durationMilliseconds": step,
+        }
+        for i, t in enumerate(tokens)
+    ]
