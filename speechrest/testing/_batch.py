@@ -29,12 +29,13 @@ from aiohttp import web
 from yarl import URL
 
 from ._audio import AudioFormatError, probe_audio
-from ._batch_check import Invalid, check_submission, check_update
+from ._batch_check import check_submission, check_update
 from ._batch_format import BadChannels, result_document
 from ._blobs import blobs
-from ._emulator import EmulatorState, error_response, get_state, json_response, now_iso, paginate
-from ._fast import fetch_to_file
+from ._emulator import EmulatorState, get_state, json_response, now_iso, paginate
+from ._entities import ApiError, handler
 from ._filter import FILTERABLE
+from ._spool import fetch_to_file
 
 __all__ = ["SUBMIT_LOCALES", "TRANSCRIBE_LOCALES", "jobs", "public", "register"]
 
@@ -84,41 +85,30 @@ def _find(request: web.Request) -> dict[str, Any]:
     try:
         key = str(uuid.UUID(raw))
     except ValueError:
-        raise Invalid(
+        raise ApiError(
             400, "InvalidArgument", f"The id {raw!r} is not a GUID.", "InvalidParameterValue"
         ) from None
     entity = jobs(get_state(request)).get(key)
     if entity is None:
-        raise Invalid(404, "NotFound", f"The transcription {key} does not exist.")
+        raise ApiError(404, "NotFound", f"The transcription {key} does not exist.")
     return entity
-
-
-def _handle(handler: Any) -> Any:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-        except Invalid as exc:
-            return error_response(exc.status, exc.code, exc.message, inner_code=exc.inner)
-        return response
-
-    return wrapped
 
 
 # -- routes ---------------------------------------------------------------------------------
 
 
-@_handle
+@handler
 async def _locales(request: web.Request) -> web.StreamResponse:
     return json_response({"Transcribe": TRANSCRIBE_LOCALES, "Submit": SUBMIT_LOCALES})
 
 
-@_handle
+@handler
 async def _submit(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     try:
         body = await request.json()
     except ValueError:
-        raise Invalid(
+        raise ApiError(
             400, "InvalidRequest", "The body is not valid JSON.", "InvalidRequestBodyFormat"
         ) from None
     check_submission(body, SUBMIT_LOCALES)
@@ -159,7 +149,7 @@ async def _submit(request: web.Request) -> web.StreamResponse:
     return json_response(public(entity), status=201, headers={"Location": self_url})
 
 
-@_handle
+@handler
 async def _list(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     items = [public(e) for e in jobs(state).values()]
@@ -172,23 +162,23 @@ async def _list(request: web.Request) -> web.StreamResponse:
     )
 
 
-@_handle
+@handler
 async def _get(request: web.Request) -> web.StreamResponse:
     entity = _find(request)
     return json_response(public(entity), headers=_retry_after(get_state(request), [entity]))
 
 
-@_handle
+@handler
 async def _update(request: web.Request) -> web.StreamResponse:
     entity = _find(request)
     if request.content_type not in ("application/json", "application/merge-patch+json"):
-        raise Invalid(
+        raise ApiError(
             415, "UnsupportedMediaType", "Use application/json or application/merge-patch+json."
         )
     try:
         patch = await request.json()
     except ValueError:
-        raise Invalid(
+        raise ApiError(
             400, "InvalidRequest", "The body is not valid JSON.", "InvalidRequestBodyFormat"
         ) from None
     check_update(patch)
@@ -203,16 +193,16 @@ async def _update(request: web.Request) -> web.StreamResponse:
     return json_response(public(entity), headers=_retry_after(get_state(request), [entity]))
 
 
-@_handle
+@handler
 async def _delete(request: web.Request) -> web.StreamResponse:
     try:
         entity = _find(request)
-    except Invalid as exc:
+    except ApiError as exc:
         if exc.status == 404:
             return web.Response(status=204)
         raise
     if entity["status"] not in TERMINAL:
-        raise Invalid(
+        raise ApiError(
             400, "InvalidRequest", "The transcription task hasn't finished yet.", "DeleteNotAllowed"
         )
     await _remove(get_state(request), entity)
@@ -228,7 +218,7 @@ def _sas_minutes(request: web.Request) -> int | None:
     except ValueError:
         minutes = -1
     if minutes < 0:
-        raise Invalid(
+        raise ApiError(
             400,
             "InvalidArgument",
             "sasLifetimeMinutes must be a non-negative integer.",
@@ -251,7 +241,7 @@ def _file_json(
     }
 
 
-@_handle
+@handler
 async def _list_files(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     entity = _find(request)
@@ -266,7 +256,7 @@ async def _list_files(request: web.Request) -> web.StreamResponse:
     )
 
 
-@_handle
+@handler
 async def _get_file(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     entity = _find(request)
@@ -274,7 +264,7 @@ async def _get_file(request: web.Request) -> web.StreamResponse:
     for f in entity["_files"]:
         if f["id"] == request.match_info["file_id"]:
             return json_response(_file_json(state, entity, f, minutes))
-    raise Invalid(404, "NotFound", "The file does not exist.")
+    raise ApiError(404, "NotFound", "The file does not exist.")
 
 
 # -- the job engine ------------------------------------------------------------------------
@@ -286,7 +276,7 @@ def _dataset_source(state: EmulatorState, ref: Any) -> str | None:
     dataset_id = str(ref["self"]).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     dataset = state.stores.get("datasets", {}).get(dataset_id)
     if not isinstance(dataset, dict):
-        raise Invalid(
+        raise ApiError(
             400, "InvalidArgument", f"The dataset {dataset_id} does not exist.", "InvalidDataset"
         )
     url = dataset.get("contentUrl")

@@ -13,9 +13,7 @@ import base64
 import binascii
 import io
 import json
-import os
 import shutil
-import tempfile
 import wave
 import zipfile
 from pathlib import Path
@@ -37,8 +35,8 @@ from ._entities import (
     run_lifecycle,
 )
 from ._entity_routes import Group, add_file, base_entity, create_response
-from ._fast import fetch_to_file
 from ._filter import FILTERABLE
+from ._spool import CHUNK, fetch_to_file, open_spool
 
 __all__ = ["MAX_BLOCK_BYTES", "register"]
 
@@ -194,10 +192,10 @@ async def _upload_block(request: web.Request) -> web.StreamResponse:
         raise bad("Every blockid of a dataset must have the same length.")
     if request.content_type != "application/octet-stream":
         raise ApiError(415, "UnsupportedMediaType", "A block must be application/octet-stream.")
-    fd, name = tempfile.mkstemp(prefix="speechrest-emu-", suffix=".block", dir=state.spool_dir)
-    path, size = Path(name), 0
-    with os.fdopen(fd, "wb") as f:
-        async for chunk in request.content.iter_chunked(256 * 1024):
+    f, path = open_spool(state, ".block")
+    size = 0
+    with f:
+        async for chunk in request.content.iter_chunked(CHUNK):
             size += len(chunk)
             if size <= MAX_BLOCK_BYTES:
                 f.write(chunk)
@@ -233,8 +231,8 @@ async def _commit(request: web.Request) -> web.StreamResponse:
         if entry.get("kind") == "Committed" or entry.get("id") not in blocks:
             raise bad(f"The block {entry.get('id')!r} has not been uploaded.")
         order.append(entry["id"])
-    fd, name = tempfile.mkstemp(prefix="speechrest-emu-", suffix=".data", dir=state.spool_dir)
-    with os.fdopen(fd, "wb") as out:
+    out, source = open_spool(state, ".data")
+    with out:
         for block_id in order:
             with blocks[block_id].open("rb") as block:
                 shutil.copyfileobj(block, out)
@@ -242,7 +240,7 @@ async def _commit(request: web.Request) -> web.StreamResponse:
     for path in blocks.values():
         path.unlink(missing_ok=True)
     blocks.clear()
-    entity["_source"] = Path(name)
+    entity["_source"] = source
     state.spawn(run_lifecycle(state, "datasets", id_of(entity), _process))
     return web.Response(status=200)
 

@@ -1,5 +1,6 @@
-"""What the emulated custom speech groups share: ids, body checks, references and status
-lifecycles. Their generic routes are in ``_entity_routes``.
+"""What the emulated groups share: service-shaped errors (:class:`ApiError`, raised from
+any handler wrapped with :func:`handler`), ids, body checks, references and status
+lifecycles. The generic routes of the custom speech groups are in ``_entity_routes``.
 
 Entities are kept as the wire JSON the service returns, in ``state.stores[<group>]`` keyed
 by id. Keys starting with ``_`` are private bookkeeping and never served.

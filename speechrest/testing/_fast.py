@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,23 +13,18 @@ from aiohttp import web
 
 from ._audio import AudioFormatError, AudioInfo, probe_audio
 from ._emulator import EmulatorState, error_response, get_state, json_response
+from ._entities import ApiError, handler
 from ._recognizer import PROFANITY_MODES, filter_profanity, words_of
+from ._spool import CHUNK, fetch_to_file, open_spool
 
-__all__ = ["fetch_to_file", "register", "result_body"]
-
-CHUNK = 256 * 1024
+__all__ = ["register", "result_body"]
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
     app.router.add_post("/speechtotext/transcriptions:transcribe", transcribe)
 
 
-class _BadRequest(Exception):
-    def __init__(self, status: int, code: str, message: str, inner: str | None = None) -> None:
-        super().__init__(message)
-        self.response = error_response(status, code, message, inner_code=inner)
-
-
+@handler
 async def transcribe(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     if not request.content_type.startswith("multipart/form-data"):
@@ -58,7 +51,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
         if spool is None:
             url = definition.get("audioUrl")
             if not url:
-                raise _BadRequest(
+                raise ApiError(
                     400,
                     "InvalidRequest",
                     "Provide an audio file or definition.audioUrl.",
@@ -68,8 +61,6 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
             name = str(url).split("?", 1)[0]
         audio = _probe(spool, name)
         return json_response(result_body(state, audio, definition))
-    except _BadRequest as exc:
-        return exc.response
     finally:
         if spool is not None:
             with contextlib.suppress(OSError):
@@ -80,11 +71,11 @@ def _parse_definition(raw: bytes) -> dict[str, Any]:
     try:
         d = json.loads(raw or b"{}")
     except ValueError:
-        raise _BadRequest(
+        raise ApiError(
             400, "InvalidRequest", "The definition is not valid JSON.", "InvalidTranscription"
         ) from None
     if not isinstance(d, dict):
-        raise _BadRequest(
+        raise ApiError(
             400, "InvalidRequest", "The definition must be a JSON object.", "InvalidTranscription"
         )
     locales = d.get("locales")
@@ -95,14 +86,14 @@ def _parse_definition(raw: bytes) -> dict[str, Any]:
             for x in locales
         )
     ):
-        raise _BadRequest(400, "InvalidArgument", f"Invalid locales: {locales!r}.", "InvalidLocale")
+        raise ApiError(400, "InvalidArgument", f"Invalid locales: {locales!r}.", "InvalidLocale")
     dia = d.get("diarization")
     if dia is not None:
         n = dia.get("maxSpeakers") if isinstance(dia, dict) else None
         if not isinstance(dia, dict) or (
             n is not None and (not isinstance(n, int) or not 2 <= n <= 35)
         ):
-            raise _BadRequest(
+            raise ApiError(
                 400,
                 "InvalidArgument",
                 "diarization.maxSpeakers must be between 2 and 35.",
@@ -114,7 +105,7 @@ def _parse_definition(raw: bytes) -> dict[str, Any]:
         or len(channels) > 2
         or not all(isinstance(c, int) and c >= 0 for c in channels)
     ):
-        raise _BadRequest(
+        raise ApiError(
             400,
             "InvalidArgument",
             "At most two 0-based channels can be given.",
@@ -122,7 +113,7 @@ def _parse_definition(raw: bytes) -> dict[str, Any]:
         )
     mode = d.get("profanityFilterMode")
     if mode is not None and mode not in PROFANITY_MODES:
-        raise _BadRequest(
+        raise ApiError(
             400,
             "InvalidArgument",
             f"Unknown profanityFilterMode {mode!r}.",
@@ -132,15 +123,14 @@ def _parse_definition(raw: bytes) -> dict[str, Any]:
 
 
 async def _spool_part(part: aiohttp.BodyPartReader, state: EmulatorState) -> Path:
-    fd, name = tempfile.mkstemp(prefix="speechrest-emu-", suffix=".audio", dir=state.spool_dir)
-    path = Path(name)
+    f, path = open_spool(state, ".audio")
     size = 0
     try:
-        with os.fdopen(fd, "wb") as f:
+        with f:
             while chunk := await part.read_chunk(CHUNK):
                 size += len(chunk)
                 if size > state.max_upload_bytes:
-                    raise _BadRequest(
+                    raise ApiError(
                         413,
                         "InvalidRequest",
                         "The audio file is larger than 250 MB.",
@@ -153,46 +143,20 @@ async def _spool_part(part: aiohttp.BodyPartReader, state: EmulatorState) -> Pat
     return path
 
 
-async def fetch_to_file(
-    url: str, state: EmulatorState, *, code: str = "InvalidRecordingsUri"
-) -> Path:
-    """Download ``url`` into a spool file, as the service fetches audio URLs."""
-    fd, name = tempfile.mkstemp(prefix="speechrest-emu-", suffix=".audio", dir=state.spool_dir)
-    path = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            async with aiohttp.ClientSession() as session, session.get(url) as resp:
-                if resp.status != 200:
-                    raise _BadRequest(
-                        400, "InvalidRequest", f"The audio URL answered HTTP {resp.status}.", code
-                    )
-                async for chunk in resp.content.iter_chunked(CHUNK):
-                    f.write(chunk)
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        path.unlink(missing_ok=True)
-        raise _BadRequest(
-            400, "InvalidRequest", f"The audio URL cannot be read: {type(exc).__name__}.", code
-        ) from None
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _probe(path: Path, name: str) -> AudioInfo:
     try:
         return probe_audio(path, name)
     except AudioFormatError as exc:
         status = 400 if exc.code in ("EmptyAudioFile", "AudioLengthLimitExceeded") else 422
         code = "InvalidArgument" if status == 400 else "UnprocessableEntity"
-        raise _BadRequest(status, code, exc.message, exc.code) from None
+        raise ApiError(status, code, exc.message, exc.code) from None
 
 
 def result_body(state: EmulatorState, audio: AudioInfo, d: dict[str, Any]) -> dict[str, Any]:
     """The ``TranscribeResult`` for ``audio`` under definition ``d``."""
     channels: list[int] | None = d.get("channels")
     if channels is not None and any(c >= audio.channels for c in channels):
-        raise _BadRequest(
+        raise ApiError(
             400,
             "InvalidArgument",
             f"The audio has {audio.channels} channel(s); cannot transcribe channel(s) {channels}.",
