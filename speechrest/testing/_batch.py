@@ -33,16 +33,25 @@ from ._batch_check import check_submission, check_update
 from ._batch_format import BadChannels, result_document
 from ._blobs import blobs
 from ._emulator import EmulatorState, get_state, json_response, now_iso, paginate
-from ._entities import ApiError, handler
+from ._entities import (
+    TERMINAL,
+    ApiError,
+    entity_store,
+    handler,
+    new_id,
+    public,
+    retry_after,
+    set_status,
+)
+from ._entity_routes import add_file, file_json
 from ._filter import FILTERABLE
 from ._spool import fetch_to_file
 
-__all__ = ["SUBMIT_LOCALES", "TRANSCRIBE_LOCALES", "jobs", "public", "register"]
+__all__ = ["SUBMIT_LOCALES", "TRANSCRIBE_LOCALES", "jobs", "register"]
 
 log = logging.getLogger("speechrest.emulator")
 
 STORE = "transcriptions"
-TERMINAL = frozenset({"Succeeded", "Failed"})
 TRANSCRIBE_LOCALES = ["de-DE", "en-GB", "en-IN", "en-US", "es-ES", "es-MX", "fr-FR", "it-IT"]
 TRANSCRIBE_LOCALES += ["ja-JP", "ko-KR", "pt-BR", "zh-CN"]
 SUBMIT_LOCALES = sorted({*TRANSCRIBE_LOCALES, "ar-AE", "da-DK", "el-GR", "fi-FI", "hi-IN"} | {
@@ -65,19 +74,7 @@ def register(app: web.Application, state: EmulatorState) -> None:
 
 def jobs(state: EmulatorState) -> dict[str, dict[str, Any]]:
     """The emulator's transcriptions, by id (wire-shaped, with private ``_`` keys)."""
-    store: dict[str, dict[str, Any]] = state.stores.setdefault(STORE, {})
-    return store
-
-
-def public(entity: dict[str, Any]) -> dict[str, Any]:
-    """The entity as the API returns it (private keys removed)."""
-    return {k: v for k, v in entity.items() if not k.startswith("_")}
-
-
-def _retry_after(state: EmulatorState, entities: list[dict[str, Any]]) -> dict[str, str]:
-    if any(e.get("status") not in TERMINAL for e in entities):
-        return {"Retry-After": str(state.timing.retry_after)}
-    return {}
+    return entity_store(state, STORE)
 
 
 def _find(request: web.Request) -> dict[str, Any]:
@@ -113,7 +110,7 @@ async def _submit(request: web.Request) -> web.StreamResponse:
         ) from None
     check_submission(body, SUBMIT_LOCALES)
     dataset_url = _dataset_source(state, body.get("dataset"))
-    job_id = str(uuid.uuid4())
+    job_id = new_id()
     self_url = state.url(f"/transcriptions/{job_id}")
     now = now_iso()
     properties = {
@@ -158,14 +155,14 @@ async def _list(request: web.Request) -> web.StreamResponse:
         state,
         items,
         filterable=FILTERABLE["transcriptions"],
-        headers=_retry_after(state, items),
+        headers=retry_after(state, items),
     )
 
 
 @handler
 async def _get(request: web.Request) -> web.StreamResponse:
     entity = _find(request)
-    return json_response(public(entity), headers=_retry_after(get_state(request), [entity]))
+    return json_response(public(entity), headers=retry_after(get_state(request), [entity]))
 
 
 @handler
@@ -190,7 +187,7 @@ async def _update(request: web.Request) -> web.StreamResponse:
             entity.pop(key, None)
         else:
             entity[key] = {"self": value["self"]} if key == "project" else value
-    return json_response(public(entity), headers=_retry_after(get_state(request), [entity]))
+    return json_response(public(entity), headers=retry_after(get_state(request), [entity]))
 
 
 @handler
@@ -227,32 +224,18 @@ def _sas_minutes(request: web.Request) -> int | None:
     return minutes
 
 
-def _file_json(
-    state: EmulatorState, entity: dict[str, Any], f: dict[str, Any], minutes: int | None
-) -> dict[str, Any]:
-    job_id = entity["_id"]
-    return {
-        "self": state.url(f"/transcriptions/{job_id}/files/{f['id']}"),
-        "name": f["name"],
-        "kind": f["kind"],
-        "links": {"contentUrl": blobs(state).sas_url(state, f["blob"], minutes)},
-        "properties": {"size": f["size"]},
-        "createdDateTime": f["createdDateTime"],
-    }
-
-
 @handler
 async def _list_files(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     entity = _find(request)
     minutes = _sas_minutes(request)
-    items = [_file_json(state, entity, f, minutes) for f in entity["_files"]]
+    items = [file_json(state, STORE, entity["_id"], f, minutes) for f in entity["_files"]]
     return paginate(
         request,
         state,
         items,
         filterable=FILTERABLE["files"],
-        headers=_retry_after(state, [entity]),
+        headers=retry_after(state, [entity]),
     )
 
 
@@ -263,7 +246,7 @@ async def _get_file(request: web.Request) -> web.StreamResponse:
     minutes = _sas_minutes(request)
     for f in entity["_files"]:
         if f["id"] == request.match_info["file_id"]:
-            return json_response(_file_json(state, entity, f, minutes))
+            return json_response(file_json(state, STORE, entity["_id"], f, minutes))
     raise ApiError(404, "NotFound", "The file does not exist.")
 
 
@@ -299,11 +282,6 @@ async def _remove(state: EmulatorState, entity: dict[str, Any]) -> None:
     if task is not None and task is not asyncio.current_task():
         task.cancel()
     await _emit(state, "transcriptionDeletion", entity["self"])
-
-
-def _set_status(entity: dict[str, Any], status: str) -> None:
-    entity["status"] = status
-    entity["lastActionDateTime"] = now_iso()
 
 
 async def _inputs(state: EmulatorState, entity: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -358,15 +336,7 @@ class _InputFailed(Exception):
 def _store_file(
     state: EmulatorState, entity: dict[str, Any], name: str, kind: str, doc: dict[str, Any]
 ) -> None:
-    job_id = entity["_id"]
-    file_id = str(uuid.uuid4())
-    content = json.dumps(doc, separators=(",", ":")).encode()
-    blob = f"transcriptions/{job_id}/{file_id}/{name}"
-    blobs(state).put(blob, content)
-    entity["_files"].append(
-        {"id": file_id, "name": name, "kind": kind, "size": len(content), "blob": blob}
-        | {"createdDateTime": now_iso()}
-    )
+    add_file(state, STORE, entity, name, kind, json.dumps(doc, separators=(",", ":")).encode())
 
 
 async def _run(state: EmulatorState, job_id: str) -> None:
@@ -375,7 +345,7 @@ async def _run(state: EmulatorState, job_id: str) -> None:
     timing = state.timing
     await _emit(state, "transcriptionCreation", url)
     await asyncio.sleep(timing.queue_delay)
-    _set_status(entity, "Running")
+    set_status(entity, "Running")
     await _emit(state, "transcriptionProcessing", url)
     started = asyncio.get_running_loop().time()
     details: list[dict[str, Any]] = []
@@ -415,7 +385,7 @@ async def _run(state: EmulatorState, job_id: str) -> None:
         entity["properties"]["durationMilliseconds"] = sum(
             doc["durationMilliseconds"] for _, doc in results
         )
-        _set_status(entity, "Succeeded")
+        set_status(entity, "Succeeded")
     else:
         failure = (
             failures[0]
@@ -431,7 +401,7 @@ async def _run(state: EmulatorState, job_id: str) -> None:
         if len(details) > 1:
             message = f"None of the {len(details)} inputs could be transcribed: {message}"
         entity["properties"]["error"] = {"code": code, "message": message}
-        _set_status(entity, "Failed")
+        set_status(entity, "Failed")
     await _emit(state, "transcriptionCompletion", url)
     ttl = entity["properties"]["timeToLiveHours"] * timing.time_to_live_scale
     await asyncio.sleep(ttl)

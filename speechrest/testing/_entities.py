@@ -23,6 +23,7 @@ from ._emulator import EmulatorState, error_response, now_iso
 
 __all__ = [
     "SUPPORTED_LOCALES",
+    "TERMINAL",
     "ApiError",
     "Handler",
     "Work",
@@ -63,6 +64,7 @@ SUPPORTED_LOCALES = (
 )
 """Locales the emulated custom speech groups accept."""
 TERMINAL = ("Succeeded", "Failed")
+"""The statuses an entity ends in."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _COMMON_FIELDS = frozenset({"displayName", "description", "customProperties", "locale"})
 _READ_ONLY = frozenset(

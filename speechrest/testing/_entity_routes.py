@@ -31,7 +31,7 @@ from ._entities import (
 )
 from ._filter import FILTERABLE
 
-__all__ = ["Group", "add_file", "base_entity", "create_response"]
+__all__ = ["Group", "add_file", "base_entity", "create_response", "file_json"]
 
 
 # -- files --------------------------------------------------------------------------------
@@ -54,9 +54,10 @@ def add_file(
     )
 
 
-def _file_json(
+def file_json(
     state: EmulatorState, group: str, entity_id: str, f: Mapping[str, Any], minutes: int | None
 ) -> dict[str, Any]:
+    """A file :func:`add_file` attached, as served, with a SAS link valid ``minutes``."""
     return {
         "self": state.url(f"/{group}/{entity_id}/files/{f['id']}"),
         "name": f["name"],
@@ -158,7 +159,7 @@ class Group:
         minutes = _sas_minutes(request)
         entity_id = path_id(request)
         files = [
-            _file_json(state, self.name, entity_id, f, minutes) for f in entity.get("_files", [])
+            file_json(state, self.name, entity_id, f, minutes) for f in entity.get("_files", [])
         ]
         return paginate(
             request,
@@ -174,7 +175,7 @@ class Group:
         file_id = path_id(request, "fileId")
         for f in entity.get("_files", []):
             if f["id"] == file_id:
-                return json_response(_file_json(state, self.name, path_id(request), f, minutes))
+                return json_response(file_json(state, self.name, path_id(request), f, minutes))
         raise ApiError(404, "NotFound", f"The file '{file_id}' does not exist.")
 
 
