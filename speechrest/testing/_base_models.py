@@ -13,7 +13,13 @@ from typing import Any
 
 from ._emulator import EmulatorState
 
-__all__ = ["adaptation_deprecated", "base_models", "custom_models", "render_base_model"]
+__all__ = [
+    "adaptation_deprecated",
+    "base_models",
+    "custom_model_links",
+    "custom_models",
+    "render_base_model",
+]
 
 _ALL_KINDS = ["Language", "Acoustic", "Pronunciation", "LanguageMarkdown", "OutputFormatting"]
 
@@ -80,6 +86,15 @@ def custom_models(state: EmulatorState) -> dict[str, dict[str, Any]]:
     store = state.stores.setdefault("models", {})
     assert isinstance(store, dict)
     return store
+
+
+def custom_model_links(state: EmulatorState, model_id: str) -> dict[str, str]:
+    """The ``links`` of a custom model."""
+    return {
+        "manifest": state.url(f"/models/{model_id}/manifest"),
+        "copy": state.url(f"/models/{model_id}:copy"),
+        "files": state.url(f"/models/{model_id}/files"),
+    }
 
 
 def render_base_model(state: EmulatorState, model_id: str) -> dict[str, Any]:

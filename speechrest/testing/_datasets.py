@@ -104,24 +104,18 @@ GROUP = Group(name="datasets", filterable=FILTERABLE["datasets"], on_delete=_in_
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
-    base = "/speechtotext/datasets"
-    app.router.add_get(base + "/locales", handler(_locales))
-    app.router.add_post(base, handler(_create))
-    app.router.add_get(base + "/{id}/blocks", handler(_get_blocks))
-    app.router.add_put(base + "/{id}/blocks", handler(_upload_block))
-    app.router.add_post(base + "/{id}/blocks:commit", handler(_commit))
-    GROUP.register(app)
+    GROUP.register(app, create=_create, locales=LOCALES)
     GROUP.register_files(app)
+    base = "/speechtotext/datasets/{id}/blocks"
+    app.router.add_get(base, handler(_get_blocks))
+    app.router.add_put(base, handler(_upload_block))
+    app.router.add_post(base + ":commit", handler(_commit))
 
     async def remove_spools(_: web.Application) -> None:
         for entity in entity_store(state, "datasets").values():
             _remove_spools(entity)
 
     app.on_cleanup.append(remove_spools)
-
-
-async def _locales(request: web.Request) -> web.StreamResponse:
-    return json_response(LOCALES)
 
 
 async def _create(request: web.Request) -> web.StreamResponse:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._emulator import EmulatorState, get_state, json_response
+from ._emulator import EmulatorState, get_state
 from ._entities import (
     SUPPORTED_LOCALES,
     ApiError,
@@ -17,7 +17,6 @@ from ._entities import (
     check_fields,
     check_project,
     find_model,
-    handler,
     id_of,
     read_json,
     run_lifecycle,
@@ -88,14 +87,7 @@ GROUP = Group(
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
-    base = "/speechtotext/endpoints"
-    app.router.add_get(base + "/locales", handler(_locales))
-    app.router.add_post(base, handler(_create))
-    GROUP.register(app)
-
-
-async def _locales(request: web.Request) -> web.StreamResponse:
-    return json_response(list(SUPPORTED_LOCALES))
+    GROUP.register(app, create=_create, locales=list(SUPPORTED_LOCALES))
 
 
 async def _create(request: web.Request) -> web.StreamResponse:

@@ -35,6 +35,7 @@ __all__ = [
     "handler",
     "id_of",
     "in_project",
+    "refers_to",
     "merge_patch",
     "new_id",
     "path_id",
@@ -263,10 +264,14 @@ def check_project(state: EmulatorState, body: Mapping[str, Any]) -> None:
     resolve_ref(state, body, "project", "projects", "InvalidProject")
 
 
-def in_project(entity: Mapping[str, Any], project_id: str) -> bool:
-    ref = entity.get("project")
+def refers_to(ref: Any, entity_id: str) -> bool:
+    """Whether the ``EntityReference`` ``ref`` points to the entity ``entity_id``."""
     url = ref.get("self") if isinstance(ref, dict) else None
-    return isinstance(url, str) and URL(url).path.rstrip("/").endswith("/" + project_id)
+    return isinstance(url, str) and URL(url).path.rstrip("/").endswith("/" + entity_id)
+
+
+def in_project(entity: Mapping[str, Any], project_id: str) -> bool:
+    return refers_to(entity.get("project"), project_id)
 
 
 # -- lifecycles ---------------------------------------------------------------------------

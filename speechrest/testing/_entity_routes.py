@@ -14,6 +14,7 @@ from ._blobs import blobs
 from ._emulator import EmulatorState, get_state, json_response, now_iso, paginate
 from ._entities import (
     ApiError,
+    Handler,
     Work,
     bad,
     check_fields,
@@ -98,8 +99,20 @@ class Group:
     on_delete: Callable[[EmulatorState, dict[str, Any]], None] | None = None
     """Refuse a delete by raising :class:`ApiError`, or clean up."""
 
-    def register(self, app: web.Application) -> None:
+    def register(
+        self, app: web.Application, *, create: Handler | None = None, locales: Any = None
+    ) -> None:
+        """Add the routes; with ``locales`` (the JSON answer of ``ListSupportedLocales``)
+        and ``create`` (the ``Create`` handler) also those two."""
         base = f"/speechtotext/{self.name}"
+        if locales is not None:
+
+            async def list_locales(request: web.Request) -> web.StreamResponse:
+                return json_response(locales)
+
+            app.router.add_get(base + "/locales", handler(list_locales))
+        if create is not None:
+            app.router.add_post(base, handler(create))
         app.router.add_get(base, handler(self.list))
         app.router.add_get(base + "/{id}", handler(self.get))
         app.router.add_patch(base + "/{id}", handler(self.update))

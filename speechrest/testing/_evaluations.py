@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._emulator import EmulatorState, get_state, json_response
+from ._emulator import EmulatorState, get_state
 from ._entities import (
     SUPPORTED_LOCALES,
     bad,
@@ -22,7 +22,6 @@ from ._entities import (
     check_project,
     entity_store,
     find_model,
-    handler,
     id_of,
     read_json,
     resolve_ref,
@@ -49,15 +48,8 @@ GROUP = Group(name="evaluations", filterable=FILTERABLE["evaluations"])
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
-    base = "/speechtotext/evaluations"
-    app.router.add_get(base + "/locales", handler(_locales))
-    app.router.add_post(base, handler(_create))
-    GROUP.register(app)
+    GROUP.register(app, create=_create, locales=list(SUPPORTED_LOCALES))
     GROUP.register_files(app)
-
-
-async def _locales(request: web.Request) -> web.StreamResponse:
-    return json_response(list(SUPPORTED_LOCALES))
 
 
 async def _create(request: web.Request) -> web.StreamResponse:

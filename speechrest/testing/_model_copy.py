@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._base_models import custom_models
+from ._base_models import custom_model_links, custom_models
 from ._blobs import blobs
 from ._emulator import EmulatorState, get_state, json_response, now_iso
 from ._entities import (
@@ -139,11 +139,7 @@ async def _run_copy(state: EmulatorState, operation: dict[str, Any], model_id: s
     model = {k: copy.deepcopy(v) for k, v in source.items() if k not in ("_files", "project")}
     model["self"] = state.url(f"/models/{new}")
     model["createdDateTime"] = now_iso()
-    model["links"] = {
-        "manifest": state.url(f"/models/{new}/manifest"),
-        "copy": state.url(f"/models/{new}:copy"),
-        "files": state.url(f"/models/{new}/files"),
-    }
+    model["links"] = custom_model_links(state, new)
     for file in source.get("_files", []):
         content = blobs(state).get(file["blob"])
         if content is not None:

@@ -13,9 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from yarl import URL
 
-from ._base_models import adaptation_deprecated, base_models, custom_models, render_base_model
+from ._base_models import (
+    adaptation_deprecated,
+    base_models,
+    custom_model_links,
+    custom_models,
+    render_base_model,
+)
 from ._blobs import blobs
 from ._emulator import EmulatorState, get_state, json_response, paginate
 from ._entities import (
@@ -28,6 +33,7 @@ from ._entities import (
     path_id,
     read_json,
     ref_path,
+    refers_to,
     resolve_ref,
 )
 from ._entity_routes import Group, add_file, base_entity, create_response
@@ -52,8 +58,7 @@ def _refuse_if_deployed(state: EmulatorState, model: dict[str, Any]) -> None:
     model_id = id_of(model)
     endpoints = state.stores.get("endpoints")
     for endpoint in endpoints.values() if isinstance(endpoints, Mapping) else ():
-        url = (endpoint.get("model") or {}).get("self")
-        if isinstance(url, str) and URL(url).path.rstrip("/").endswith("/" + model_id):
+        if refers_to(endpoint.get("model"), model_id):
             raise ApiError(
                 409,
                 "Conflict",
@@ -165,11 +170,7 @@ async def create_model(request: web.Request) -> web.StreamResponse:
             "status": "NotStarted",
             "baseModel": {"self": base["self"]},
             "datasets": [{"self": state.url(f"/datasets/{i}")} for i in dataset_ids],
-            "links": {
-                "manifest": state.url(f"/models/{id_of(model)}/manifest"),
-                "copy": state.url(f"/models/{id_of(model)}:copy"),
-                "files": state.url(f"/models/{id_of(model)}/files"),
-            },
+            "links": custom_model_links(state, id_of(model)),
             "properties": {
                 "deprecationDates": {
                     "transcriptionDateTime": base["properties"]["deprecationDates"][
@@ -260,9 +261,8 @@ def register(app: web.Application, state: EmulatorState) -> None:
     r.add_get("/speechtotext/models/base", handler(list_base_models))
     r.add_get("/speechtotext/models/base/{id}", handler(get_base_model))
     r.add_get("/speechtotext/models/base/{id}/manifest", handler(get_base_manifest))
-    r.add_post("/speechtotext/models", handler(create_model))
     _model_copy.register(app, state)
-    MODELS.register(app)
+    MODELS.register(app, create=create_model)
     MODELS.register_files(app)
     r.add_get("/speechtotext/models/{id}/manifest", handler(get_manifest))
     custom_models(state)  # create the store, so other groups find it

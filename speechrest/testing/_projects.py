@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ._emulator import EmulatorState, get_state, json_response, paginate
+from ._emulator import EmulatorState, get_state, paginate
 from ._entities import (
     SUPPORTED_LOCALES,
     Handler,
@@ -35,16 +35,9 @@ GROUP = Group(
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
-    base = "/speechtotext/projects"
-    app.router.add_get(base + "/locales", handler(_locales))
-    app.router.add_post(base, handler(_create))
-    GROUP.register(app)
+    GROUP.register(app, create=_create, locales=list(SUPPORTED_LOCALES))
     for group in _MEMBERS:
-        app.router.add_get(f"{base}/{{id}}/{group}", handler(_members(group)))
-
-
-async def _locales(request: web.Request) -> web.StreamResponse:
-    return json_response(list(SUPPORTED_LOCALES))
+        app.router.add_get(f"/speechtotext/projects/{{id}}/{group}", handler(_members(group)))
 
 
 async def _create(request: web.Request) -> web.StreamResponse:

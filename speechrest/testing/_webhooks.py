@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import uuid
 from typing import Any
 
 import aiohttp
@@ -34,6 +33,8 @@ from ._entities import (
     check_fields,
     entity_store,
     handler,
+    id_of,
+    new_id,
     path_id,
     read_json,
     set_status,
@@ -197,7 +198,7 @@ def _listener(state: EmulatorState) -> Any:
 
 
 def _notification(entity_url: str) -> bytes:
-    body = {"self": entity_url, "invocationId": str(uuid.uuid4())}
+    body = {"self": entity_url, "invocationId": new_id()}
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -238,7 +239,7 @@ def _secret(body: dict[str, Any]) -> str | None:
 def _challenge_again(state: EmulatorState, hook: dict[str, Any]) -> None:
     hook["properties"].pop("error", None)
     set_status(hook, "NotStarted")
-    _enqueue(state, hook["self"].split("?", 1)[0].rsplit("/", 1)[-1], ("challenge", b""))
+    _enqueue(state, id_of(hook), ("challenge", b""))
 
 
 def _on_update(state: EmulatorState, hook: dict[str, Any], body: dict[str, Any]) -> None:
@@ -266,7 +267,7 @@ async def create_hook(request: web.Request) -> web.StreamResponse:
     check_fields(body, _FIELDS, required=("displayName", "webUrl", "events"), create=True)
     hook = base_entity(state, "webhooks", body)
     secret = _secret(body)
-    hook_id = hook["self"].split("?", 1)[0].rsplit("/", 1)[-1]
+    hook_id = id_of(hook)
     hook.update(
         {
             "properties": {
@@ -328,10 +329,9 @@ async def _close(app: web.Application) -> None:
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
-    app.router.add_post("/speechtotext/webhooks", handler(create_hook))
     app.router.add_post("/speechtotext/webhooks/{id}:ping", handler(ping_hook))
     app.router.add_post("/speechtotext/webhooks/{id}:test", handler(test_hook))
-    WEBHOOKS.register(app)
+    WEBHOOKS.register(app, create=create_hook)
     if not delivery(state).listening:
         delivery(state).listening = True
         state.listeners.append(_listener(state))
