@@ -6,7 +6,9 @@ the JSON result. They differ only in the library doing it:
 
 * ``speechrest``: ``await client.transcribe(path, locales=["en-US"])``;
 * ``raw aiohttp``: the floor of client overhead: a hand-written multipart body of the same
-  bytes, posted with one shared ``aiohttp.ClientSession``, and ``json.loads`` of the reply;
+  bytes, posted with one shared ``aiohttp.ClientSession``, and ``json.loads`` of the reply.
+  Its boundary is fresh per request (``os.urandom``, as aiohttp's, httpx's and requests'
+  multipart encoders do): a fixed boundary could occur in the audio and break the body;
 * ``azure-ai-transcription``: Microsoft's official async SDK, used as its samples show
   (an open binary file in ``TranscriptionContent``);
 * ``httpx (openai-style)``: an ``httpx.AsyncClient`` upload built the way openai-python
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -169,23 +172,9 @@ class SpeechrestClient:
 
 
 class RawAiohttpClient:
-    BOUNDARY = "bench0123456789abcdef"
-
     def __init__(self, endpoint: str) -> None:
         self.url = f"{endpoint}{PATH}?api-version={API_VERSION}"
-        self.head = (
-            f"--{self.BOUNDARY}\r\n"
-            'Content-Disposition: form-data; name="definition"\r\n\r\n'
-            f"{json.dumps(DEFINITION)}\r\n"
-            f"--{self.BOUNDARY}\r\n"
-            'Content-Disposition: form-data; name="audio"; filename="{name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        )
-        self.tail = f"\r\n--{self.BOUNDARY}--\r\n".encode()
-        self.headers = {
-            "Ocp-Apim-Subscription-Key": KEY,
-            "Content-Type": f"multipart/form-data; boundary={self.BOUNDARY}",
-        }
+        self.definition = json.dumps(DEFINITION)
 
     async def __aenter__(self) -> RawAiohttpClient:
         import aiohttp
@@ -197,8 +186,21 @@ class RawAiohttpClient:
         await self.session.close()
 
     async def send(self, path: Path) -> None:
-        body = self.head.replace("{name}", path.name).encode() + path.read_bytes() + self.tail
-        async with self.session.post(self.url, data=body, headers=self.headers) as resp:
+        boundary = os.urandom(16).hex()
+        head = (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="definition"\r\n\r\n'
+            f"{self.definition}\r\n"
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="audio"; filename="{path.name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        )
+        body = head.encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        headers = {
+            "Ocp-Apim-Subscription-Key": KEY,
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        }
+        async with self.session.post(self.url, data=body, headers=headers) as resp:
             raw = await resp.read()
             if resp.status != 200:
                 raise RuntimeError(f"HTTP {resp.status}: {raw[:200]!r}")
