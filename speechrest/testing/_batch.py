@@ -94,6 +94,15 @@ def _find(request: web.Request) -> dict[str, Any]:
 # -- routes ---------------------------------------------------------------------------------
 
 
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise ApiError(
+            400, "InvalidRequest", "The body is not valid JSON.", "InvalidRequestBodyFormat"
+        ) from None
+
+
 @handler
 async def _locales(request: web.Request) -> web.StreamResponse:
     return json_response({"Transcribe": TRANSCRIBE_LOCALES, "Submit": SUBMIT_LOCALES})
@@ -102,12 +111,7 @@ async def _locales(request: web.Request) -> web.StreamResponse:
 @handler
 async def _submit(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(
-            400, "InvalidRequest", "The body is not valid JSON.", "InvalidRequestBodyFormat"
-        ) from None
+    body = await _json_body(request)
     check_submission(body, SUBMIT_LOCALES)
     dataset_url = _dataset_source(state, body.get("dataset"))
     job_id = new_id()
@@ -172,12 +176,7 @@ async def _update(request: web.Request) -> web.StreamResponse:
         raise ApiError(
             415, "UnsupportedMediaType", "Use application/json or application/merge-patch+json."
         )
-    try:
-        patch = await request.json()
-    except ValueError:
-        raise ApiError(
-            400, "InvalidRequest", "The body is not valid JSON.", "InvalidRequestBodyFormat"
-        ) from None
+    patch = await _json_body(request)
     check_update(patch)
     for key, value in patch.items():
         if key == "customProperties" and value is not None:
