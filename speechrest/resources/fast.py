@@ -272,9 +272,10 @@ def _options_key(audio_url: str | None, options: dict[str, Any]) -> Hashable | N
         if kind in _PLAIN:
             key.append((name, kind, value))
         elif kind is list or kind is tuple:
-            if not all(type(v) in _PLAIN for v in value):
+            types = tuple(map(type, value))
+            if not _PLAIN.issuperset(types):
                 return None
-            key.append((name, kind, tuple((type(v), v) for v in value)))
+            key.append((name, kind, types, tuple(value)))
         else:
             return None
     return tuple(key)
