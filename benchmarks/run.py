@@ -161,7 +161,8 @@ def report(mode: str, command: str, body: str, seconds: float) -> str:
 
 Produced by `{command}` ({mode} mode, {seconds:.0f} s). Each row's ratio is value / baseline,
 with the baseline measured in the same run: raw aiohttp (a hand-written multipart POST of the
-same bytes on one shared `ClientSession`) for the client rows. For throughput a ratio below 1
+same bytes, with a fresh random boundary per request, on one shared `ClientSession`) for the
+client rows. For throughput a ratio below 1
 means slower than the baseline; for CPU, time, memory and connections a ratio above 1 means
 more. The throughput and upload rows use a minimal loopback server in its own process, so the
 client's CPU (`time.process_time()` of the client process) is measured apart from the
