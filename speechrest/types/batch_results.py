@@ -27,6 +27,7 @@ __all__ = [
     "RecognizedWord",
     "TranscriptionReport",
     "TranscriptionReportDetail",
+    "TimeSpan",
     "TranscriptionResultFile",
     "ticks_to_ms",
 ]
@@ -40,11 +41,9 @@ def ticks_to_ms(ticks: int) -> int:
 
 
 @attrs.frozen(kw_only=True)
-class RecognizedWord:
-    """One word in lexical form with its timing (``nBest[].words[]``)."""
+class TimeSpan:
+    """Where a phrase or word stands in the audio, in every form the service writes."""
 
-    word: str
-    """The word, lexical form (``hello``)."""
     offset: str
     """Start from the beginning of the audio, ISO 8601 (``PT0.09S``)."""
     duration: str
@@ -53,8 +52,6 @@ class RecognizedWord:
     """Start, in ticks."""
     duration_in_ticks: int
     """Length, in ticks."""
-    confidence: float | None = None
-    """Confidence 0..1."""
     offset_milliseconds: int | None = None
     """Start in milliseconds, when the service sent it (see :attr:`offset_ms`)."""
     duration_milliseconds: int | None = None
@@ -74,35 +71,21 @@ class RecognizedWord:
 
 
 @attrs.frozen(kw_only=True)
-class DisplayWord:
+class RecognizedWord(TimeSpan):
+    """One word in lexical form with its timing (``nBest[].words[]``)."""
+
+    word: str
+    """The word, lexical form (``hello``)."""
+    confidence: float | None = None
+    """Confidence 0..1."""
+
+
+@attrs.frozen(kw_only=True)
+class DisplayWord(TimeSpan):
     """One word in display form with its timing (``nBest[].displayWords[]``)."""
 
     display_text: str
     """The word as displayed, punctuation attached (``world.``)."""
-    offset: str
-    """Start from the beginning of the audio, ISO 8601."""
-    duration: str
-    """Length, ISO 8601."""
-    offset_in_ticks: int
-    """Start, in ticks."""
-    duration_in_ticks: int
-    """Length, in ticks."""
-    offset_milliseconds: int | None = None
-    """Start in milliseconds, when the service sent it (see :attr:`offset_ms`)."""
-    duration_milliseconds: int | None = None
-    """Length in milliseconds, when the service sent it (see :attr:`duration_ms`)."""
-
-    @property
-    def offset_ms(self) -> int:
-        """Start in milliseconds (derived from the ticks when not sent)."""
-        m = self.offset_milliseconds
-        return m if m is not None else ticks_to_ms(self.offset_in_ticks)
-
-    @property
-    def duration_ms(self) -> int:
-        """Length in milliseconds (derived from the ticks when not sent)."""
-        m = self.duration_milliseconds
-        return m if m is not None else ticks_to_ms(self.duration_in_ticks)
 
 
 @attrs.frozen(kw_only=True)
@@ -126,43 +109,19 @@ class NBestRecognition:
 
 
 @attrs.frozen(kw_only=True)
-class RecognizedPhrase:
+class RecognizedPhrase(TimeSpan):
     """One recognized phrase (utterance)."""
 
     recognition_status: str
     """``Success`` for a usable phrase; any other value means it was not recognized."""
     channel: int
     """The audio channel (0 = left or mono, 1 = right)."""
-    offset: str
-    """Start from the beginning of the audio, ISO 8601."""
-    duration: str
-    """Length, ISO 8601."""
-    offset_in_ticks: int
-    """Start, in ticks."""
-    duration_in_ticks: int
-    """Length, in ticks."""
     n_best: list[NBestRecognition] | None = None
     """Hypotheses, the chosen one first (not sorted by confidence)."""
     speaker: int | None = None
     """The speaker label, with diarization."""
     locale: str | None = None
     """The locale detected for this phrase, with language identification."""
-    offset_milliseconds: int | None = None
-    """Start in milliseconds, when the service sent it (see :attr:`offset_ms`)."""
-    duration_milliseconds: int | None = None
-    """Length in milliseconds, when the service sent it (see :attr:`duration_ms`)."""
-
-    @property
-    def offset_ms(self) -> int:
-        """Start in milliseconds (derived from the ticks when not sent)."""
-        m = self.offset_milliseconds
-        return m if m is not None else ticks_to_ms(self.offset_in_ticks)
-
-    @property
-    def duration_ms(self) -> int:
-        """Length in milliseconds (derived from the ticks when not sent)."""
-        m = self.duration_milliseconds
-        return m if m is not None else ticks_to_ms(self.duration_in_ticks)
 
     @property
     def succeeded(self) -> bool:
