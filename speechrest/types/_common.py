@@ -12,6 +12,7 @@ from .._redact import redact_url
 
 __all__ = [
     "BlockKind",
+    "Identified",
     "EntityError",
     "EntityReference",
     "File",
@@ -117,17 +118,25 @@ class BlockKind(WireEnum):
     LATEST = "Latest"
 
 
+class Identified:
+    """Gives an entity (or a reference to one) its ``id``: the last path segment of its
+    ``self`` URL."""
+
+    __slots__ = ()
+    self_: str | None
+
+    @property
+    def id(self) -> str:
+        """The id: the last path segment of ``self``."""
+        return _id_from_url(self.self_ or "")
+
+
 @attrs.frozen(kw_only=True)
-class EntityReference:
+class EntityReference(Identified):
     """A reference to another entity by its URL (``{"self": "..."}``)."""
 
     self_: str
     """The entity's URL."""
-
-    @property
-    def id(self) -> str:
-        """The entity's id: the last path segment of its URL."""
-        return _id_from_url(self.self_)
 
 
 @attrs.frozen(kw_only=True)
@@ -155,7 +164,7 @@ class FileProperties:
 
 
 @attrs.frozen(kw_only=True)
-class File:
+class File(Identified):
     """A file that belongs to a transcription, dataset, evaluation or model."""
 
     self_: str | None = None
@@ -170,11 +179,6 @@ class File:
     """Size and duration."""
     created_date_time: datetime | None = None
     """When the file was created."""
-
-    @property
-    def id(self) -> str:
-        """The file id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
 
 
 def _id_from_url(url: str) -> str:

@@ -11,9 +11,9 @@ from ._common import (
     BlockKind,
     EntityError,
     EntityReference,
+    Identified,
     Status,
     WireEnum,
-    _id_from_url,
     url_repr,
 )
 
@@ -82,7 +82,7 @@ class DatasetProperties:
 
 
 @attrs.frozen(kw_only=True)
-class Dataset:
+class Dataset(Identified):
     """A dataset. Its ``status`` ends ``Succeeded`` once the data is processed."""
 
     self_: str | None = None
@@ -111,11 +111,6 @@ class Dataset:
     """Where the data was imported from (datasets not uploaded in blocks)."""
     status: Status | None = None
     """``NotStarted``, ``Running``, ``Succeeded`` or ``Failed``."""
-
-    @property
-    def id(self) -> str:
-        """The dataset id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
 
 
 @attrs.frozen(kw_only=True)

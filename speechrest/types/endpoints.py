@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from ._common import EntityError, EntityReference, Status, _id_from_url
+from ._common import EntityError, EntityReference, Identified, Status
 
 __all__ = [
     "Endpoint",
@@ -32,7 +32,7 @@ class EndpointProperties:
 
 
 @attrs.frozen(kw_only=True)
-class Endpoint:
+class Endpoint(Identified):
     """A deployment of a model. Its ``status`` ends ``Succeeded`` once deployed."""
 
     self_: str | None = None
@@ -59,11 +59,6 @@ class Endpoint:
     """The recognition endpoint."""
     status: Status | None = None
     """``NotStarted``, ``Running``, ``Succeeded`` or ``Failed``."""
-
-    @property
-    def id(self) -> str:
-        """The endpoint id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
 
 
 @attrs.frozen(kw_only=True)

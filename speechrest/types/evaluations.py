@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 
-from ._common import EntityError, EntityReference, Status, _id_from_url
+from ._common import EntityError, EntityReference, Identified, Status
 
 __all__ = [
     "EditsSummary",
@@ -117,7 +117,7 @@ class EvaluationLinks:
 
 
 @attrs.frozen(kw_only=True)
-class Evaluation:
+class Evaluation(Identified):
     """An evaluation of two models on one dataset. Its ``status`` ends ``Succeeded``."""
 
     display_name: str
@@ -152,11 +152,6 @@ class Evaluation:
     """The accuracy figures, once it has succeeded."""
     status: Status | None = None
     """``NotStarted``, ``Running``, ``Succeeded`` or ``Failed``."""
-
-    @property
-    def id(self) -> str:
-        """The evaluation id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
 
 
 @attrs.frozen(kw_only=True)

@@ -8,7 +8,14 @@ from typing import Any
 
 import attrs
 
-from ._common import EntityError, EntityReference, Status, WireEnum, _id_from_url, url_repr
+from ._common import (
+    EntityError,
+    EntityReference,
+    Identified,
+    Status,
+    WireEnum,
+    url_repr,
+)
 from .datasets import DatasetKind
 
 __all__ = [
@@ -117,7 +124,7 @@ class CustomModelProperties:
 
 
 @attrs.frozen(kw_only=True)
-class BaseModel:
+class BaseModel(Identified):
     """A base model offered by the service, for transcription and as a base for training."""
 
     self_: str | None = None
@@ -139,14 +146,9 @@ class BaseModel:
     properties: BaseModelProperties | None = None
     """Deprecation dates, features and charging."""
 
-    @property
-    def id(self) -> str:
-        """The base model id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
-
 
 @attrs.frozen(kw_only=True)
-class CustomModel:
+class CustomModel(Identified):
     """A custom model trained from datasets (the body of ``Models_Create`` too)."""
 
     self_: str | None = None
@@ -175,11 +177,6 @@ class CustomModel:
     """Manifest, copy and files links."""
     properties: CustomModelProperties | None = None
     """Weight, features, deprecation dates and the error of a failed training."""
-
-    @property
-    def id(self) -> str:
-        """The model id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
 
 
 @attrs.frozen(kw_only=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from ._common import _id_from_url
+from ._common import Identified
 
 __all__ = ["Project", "ProjectLinks", "ProjectUpdate"]
 
@@ -29,7 +29,7 @@ class ProjectLinks:
 
 
 @attrs.frozen(kw_only=True)
-class Project:
+class Project(Identified):
     """A custom speech project. It has no status: it exists once created."""
 
     self_: str | None = None
@@ -48,11 +48,6 @@ class Project:
     """Where the project's entities are listed."""
     foundry_project_name: str | None = None
     """The Azure AI Foundry project this project belongs to."""
-
-    @property
-    def id(self) -> str:
-        """The project id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
 
 
 @attrs.frozen(kw_only=True)

@@ -10,6 +10,7 @@ import attrs
 from ._common import (
     EntityError,
     EntityReference,
+    Identified,
     ProfanityFilterMode,
     PunctuationMode,
     Status,
@@ -96,7 +97,7 @@ class TranscriptionLinks:
 
 
 @attrs.frozen(kw_only=True)
-class Transcription:
+class Transcription(Identified):
     """A batch transcription job."""
 
     display_name: str
@@ -129,11 +130,6 @@ class Transcription:
     """The project the job belongs to."""
     links: TranscriptionLinks | None = None
     """Links; ``links.files`` lists the result files (read-only)."""
-
-    @property
-    def id(self) -> str:
-        """The job id: the last path segment of ``self``."""
-        return EntityReference(self_=self.self_ or "").id
 
 
 @attrs.frozen(kw_only=True)

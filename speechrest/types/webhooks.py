@@ -10,7 +10,7 @@ from typing import Self
 
 import attrs
 
-from ._common import EntityError, Status, WireEnum, _id_from_url, url_repr
+from ._common import EntityError, Identified, Status, WireEnum, url_repr
 
 __all__ = [
     "WebHook",
@@ -152,7 +152,7 @@ class WebHookPropertiesUpdate:
 
 
 @attrs.frozen(kw_only=True)
-class WebHook:
+class WebHook(Identified):
     """A web hook registration. ``status`` is ``NotStarted`` until the challenge to
     ``web_url`` succeeds, then ``Succeeded``; ``Failed`` when the challenge or repeated
     deliveries fail (PATCH ``web_url`` to recover: ``client.webhooks.ensure_active``)."""
@@ -179,11 +179,6 @@ class WebHook:
     """``NotStarted``, ``Succeeded`` (active) or ``Failed``."""
     links: WebHookLinks | None = None
     """Ping and test links (see :class:`WebHookLinks`)."""
-
-    @property
-    def id(self) -> str:
-        """The web hook id: the last path segment of ``self``."""
-        return _id_from_url(self.self_ or "")
 
 
 @attrs.frozen(kw_only=True)
