@@ -334,9 +334,10 @@ class OutcomeStream(AsyncIterator[T]):
     """Results of a fan-out, in completion order.
 
     The work runs in a task owned by this stream. Leaving the ``async for`` loop early
-    (``break``, an exception) cancels the work still in flight: deterministically when the
-    stream is used as ``async with`` or closed with ``aclose()``, otherwise as soon as the
-    stream is garbage-collected.
+    cancels the work still in flight: when the consumer is cancelled while it waits for the
+    next outcome, at once; after ``break`` or an exception in the loop body,
+    deterministically when the stream is used as ``async with`` or closed with ``aclose()``,
+    otherwise as soon as the stream is garbage-collected.
     """
 
     def __init__(
@@ -365,6 +366,12 @@ class OutcomeStream(AsyncIterator[T]):
             raise StopAsyncIteration from None
         except anyio.ClosedResourceError:
             raise StopAsyncIteration from None
+        except asyncio.CancelledError:
+            # The consumer is being cancelled while it waits: it will not take more
+            # outcomes, so the work in flight is cancelled too, now rather than at GC.
+            if not self._task.done():
+                self._task.cancel()
+            raise
 
     async def aclose(self) -> None:
         """Cancel the work still in flight and wait until it has stopped."""
