@@ -28,7 +28,7 @@ from ._app import (
     take_connection,
 )
 from ._output import FORMATS, Sink, dumps
-from ._transcribe import PROFANITY, channels_option, profanity_value
+from ._transcribe import PROFANITY, channels_option, recognition_options
 
 __all__ = ["batch"]
 
@@ -104,14 +104,7 @@ def submit(**kwargs: Any) -> int:
     for key, name in (("display_name", "display_name"), ("model", "model")):
         if kwargs[key] is not None:
             options[name] = kwargs[key]
-    if kwargs["diarize"]:
-        options["diarization"] = True
-    if kwargs["max_speakers"] is not None:
-        options["max_speakers"] = kwargs["max_speakers"]
-    if kwargs["channels"] is not None:
-        options["channels"] = kwargs["channels"]
-    if kwargs["profanity"]:
-        options["profanity_filter_mode"] = profanity_value(kwargs["profanity"])
+    options.update(recognition_options(kwargs))
     if kwargs["words"]:
         options["word_level_timestamps"] = True
         options["display_form_word_level_timestamps"] = True

@@ -37,14 +37,25 @@ from ._app import (
 )
 from ._output import FORMATS, Sink, error_json
 
-__all__ = ["PROFANITY", "channels_option", "profanity_value", "transcribe"]
+__all__ = ["PROFANITY", "channels_option", "recognition_options", "transcribe"]
 
 PROFANITY = ("None", "Removed", "Tags", "Masked")
 
 
-def profanity_value(choice: str) -> str:
-    """The wire spelling of a ``--profanity`` choice given in any case."""
-    return next(p for p in PROFANITY if p.lower() == choice.lower())
+def recognition_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The options shared by fast and batch transcription, from the parsed command line:
+    ``--diarize``, ``--max-speakers``, ``--channels`` and ``--profanity``."""
+    options: dict[str, Any] = {}
+    if kwargs["diarize"]:
+        options["diarization"] = True
+    if kwargs["max_speakers"] is not None:
+        options["max_speakers"] = kwargs["max_speakers"]
+    if kwargs["channels"] is not None:
+        options["channels"] = kwargs["channels"]
+    if kwargs["profanity"]:
+        choice = kwargs["profanity"].lower()
+        options["profanity_filter_mode"] = next(p for p in PROFANITY if p.lower() == choice)
+    return options
 
 
 def _split_commas(values: tuple[str, ...]) -> list[str]:
@@ -129,17 +140,9 @@ def transcribe(**kwargs: Any) -> int:
             files.append(name)
     if not files:
         raise click.UsageError("no files to transcribe")
-    options: dict[str, Any] = {}
+    options = recognition_options(kwargs)
     if kwargs["locales"]:
         options["locales"] = _split_commas(kwargs["locales"])
-    if kwargs["diarize"]:
-        options["diarization"] = True
-    if kwargs["max_speakers"] is not None:
-        options["max_speakers"] = kwargs["max_speakers"]
-    if kwargs["channels"] is not None:
-        options["channels"] = kwargs["channels"]
-    if kwargs["profanity"]:
-        options["profanity_filter_mode"] = profanity_value(kwargs["profanity"])
     if kwargs["phrases"]:
         options["phrase_list"] = list(kwargs["phrases"])
     job = _Job(
