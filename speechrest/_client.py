@@ -205,9 +205,9 @@ class SpeechClient:
         (a :class:`~speechrest.types.TranscribeDefinition` the keywords are merged over).
         ``on_progress`` is called with the number of audio bytes uploaded so far.
         """
-        return await self._fast.transcribe(
-            audio, audio_url=audio_url, on_progress=on_progress, **options
-        )
+        fast = self._fast
+        definition_json = fast.definition_json(audio, audio_url, options)
+        return await fast.transcribe(audio, definition_json, on_progress)
 
     def transcribe_many(
         self,

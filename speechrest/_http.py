@@ -135,11 +135,11 @@ class Response:
 class Body:
     """A request body that can be produced again for each attempt.
 
-    ``open`` returns the bytes to send (``bytes`` or an async iterator of chunks). For a
+    ``open`` returns the bytes to send (a buffer or an async iterator of chunks). For a
     body that cannot be replayed ``replayable`` is False: it is sent once and never retried.
     """
 
-    open: Callable[[], bytes | AsyncIterator[bytes]]
+    open: Callable[[], bytes | bytearray | AsyncIterator[bytes]]
     content_type: str
     length: int | None = None
     replayable: bool = True
@@ -493,7 +493,7 @@ class Transport:
             if body is not None and method not in ("GET", "HEAD"):
                 data = body.open()
                 headers["Content-Type"] = body.content_type
-                if body.length is not None and not isinstance(data, bytes):
+                if body.length is not None and not isinstance(data, bytes | bytearray):
                     # (aiohttp takes the length of a buffer from the buffer itself)
                     headers["Content-Length"] = str(body.length)
             if extra_headers:
@@ -502,7 +502,9 @@ class Transport:
             # reading mid-upload would hang us. The watchdog fires when one chunk of the
             # body cannot be sent within read_timeout (a slow source is not counted).
             watchdog: anyio.CancelScope | None = None  # only a streamed body needs one
-            if data is not None and not (isinstance(data, bytes) and len(data) <= _SLICE):
+            if data is not None and not (
+                isinstance(data, bytes | bytearray) and len(data) <= _SLICE
+            ):
                 watchdog = anyio.CancelScope()
                 data = _watch(data, watchdog, self.config.read_timeout)
             started = time.perf_counter()
@@ -649,10 +651,10 @@ def _is_quota_error(error: errors.APIStatusError) -> bool:
 
 
 async def _watch(
-    data: bytes | AsyncIterator[bytes], watchdog: anyio.CancelScope, seconds: float
+    data: bytes | bytearray | AsyncIterator[bytes], watchdog: anyio.CancelScope, seconds: float
 ) -> AsyncGenerator[bytes, None]:
     """Yield the body in chunks, giving each chunk ``seconds`` to be sent."""
-    chunks = _slices(data) if isinstance(data, bytes) else data
+    chunks = _slices(data) if isinstance(data, bytes | bytearray) else data
     try:
         async for chunk in chunks:
             watchdog.deadline = anyio.current_time() + seconds
@@ -663,7 +665,7 @@ async def _watch(
             await chunks.aclose()
 
 
-async def _slices(data: bytes) -> AsyncIterator[bytes]:
+async def _slices(data: bytes | bytearray) -> AsyncIterator[bytes]:
     view = memoryview(data)
     for start in range(0, len(data), _SLICE):
         yield bytes(view[start : start + _SLICE])

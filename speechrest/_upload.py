@@ -3,7 +3,7 @@
 A body is described once and produced again for every attempt: a path is re-opened, a
 seekable file is rewound to where it started, bytes are reused. Files are read in chunks
 off the event loop and never held whole in memory, except small files (up to
-``INLINE_FILE``), read once when the call starts. An async iterable (or a non-seekable
+``INLINE_FILE``), read once, before anything is sent, straight into the request body. An async iterable (or a non-seekable
 file) can be sent only once, so it is marked not replayable.
 """
 
@@ -44,7 +44,7 @@ SMALL_FILE = 1024 * 1024
 """Files up to this size are read in one call."""
 INLINE_FILE = 64 * 1024
 """Files up to this size are read at once on the event loop (a thread hop costs more than
-the read) and the bytes reused by every attempt."""
+the read) into the request body, which every attempt reuses."""
 INLINE_BYTES = 1024 * 1024
 """In-memory audio up to this size is sent as one buffer with its multipart framing."""
 MAX_BLOCK_SIZE = 8 * 1024 * 1024
@@ -67,9 +67,9 @@ class AudioSource:
     replayable: bool
     chunks: Callable[[], AsyncIterator[bytes]]
     """A fresh iterator over the content, one per attempt."""
-    read: Callable[[], bytes] | None = None
-    """Reads the whole content at once, on the calling thread: only for small sources,
-    which are then sent as one buffer."""
+    fill: Callable[[memoryview], None] | None = None
+    """Writes the whole content (``size`` bytes) into the buffer given, on the calling
+    thread: only for small sources, which are then sent as one buffer with the framing."""
     rewind: Callable[[], None] | None = None
     """Puts a caller's file back where it was, once the call is over."""
 
@@ -91,7 +91,7 @@ def prepare_audio(audio: Any) -> AudioSource:
             size=len(data),
             replayable=True,
             chunks=lambda: _once(data),
-            read=(lambda: data) if len(data) <= INLINE_BYTES else None,
+            fill=_copier(data) if len(data) <= INLINE_BYTES else None,
         )
     if isinstance(audio, io.TextIOBase):
         raise AudioSourceError("the audio file is open in text mode: open it with 'rb'")
@@ -116,28 +116,26 @@ def _path_source(path: str) -> AudioSource:
         raise AudioSourceError(f"{path} is a directory, not an audio file")
     if st.st_size == 0:
         raise AudioSourceError(f"audio file {path} is empty (0 bytes)")
-    filename = os.path.basename(path)
-    if st.st_size <= INLINE_FILE:
-        # Reading it now also checks that it can be read (no separate access() call).
-        data = _read_file(path)
-        return AudioSource(
-            filename=filename,
-            size=len(data),
-            replayable=True,
-            chunks=lambda: _once(data),
-            read=lambda: data,
-        )
-    if not os.access(path, os.R_OK):
+    size = st.st_size
+    if size > INLINE_FILE and not os.access(path, os.R_OK):
+        # (A small file is read into the request body before anything is sent, which
+        # checks this without an extra system call.)
         raise AudioSourceError(f"audio file {path} is not readable (permission denied)")
 
     async def chunks() -> AsyncIterator[bytes]:
-        if st.st_size <= SMALL_FILE:
+        if size <= SMALL_FILE:
             yield await anyio.to_thread.run_sync(_read_file, path)
             return
         async for chunk in _read_ahead(path):
             yield chunk
 
-    return AudioSource(filename=filename, size=st.st_size, replayable=True, chunks=chunks)
+    return AudioSource(
+        filename=os.path.basename(path),
+        size=size,
+        replayable=True,
+        chunks=chunks,
+        fill=(lambda view: _read_into(path, view)) if size <= INLINE_FILE else None,
+    )
 
 
 async def _read_ahead(path: str) -> AsyncIterator[bytes]:
@@ -169,6 +167,36 @@ def _read_file(path: str) -> bytes:
         raise AudioSourceError(f"audio file {path} is not readable (permission denied)") from None
     except OSError as exc:
         raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
+
+
+def _read_into(path: str, view: memoryview) -> None:
+    """Read a file of exactly ``len(view)`` bytes into ``view`` (one extra byte is asked
+    for, so that a file that grew since it was measured is noticed too)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            probe = bytearray(1)
+            got = os.readv(fd, [view, probe])
+            while 0 < got < len(view):  # a short read: go on to the end of the file
+                step = os.readv(fd, [view[got:], probe])
+                if not step:
+                    break
+                got += step
+        finally:
+            os.close(fd)
+    except PermissionError:
+        raise AudioSourceError(f"audio file {path} is not readable (permission denied)") from None
+    except OSError as exc:
+        raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
+    if got != len(view):
+        raise AudioSourceError(f"audio file {path} changed size while it was being read; try again")
+
+
+def _copier(data: bytes) -> Callable[[memoryview], None]:
+    def fill(view: memoryview) -> None:
+        view[:] = data
+
+    return fill
 
 
 def _file_source(fileobj: IO[bytes]) -> AudioSource:
@@ -275,14 +303,31 @@ def multipart_body(
     ).encode()
     prefix = head + audio_head
     suffix = b"\r\n" + tail
-    read = audio.read
-    if read is not None and on_progress is None:
-        # One buffer: aiohttp sends it with the headers in a single write.
+    if audio.fill is not None and audio.size is not None:
+        # One buffer, filled in place before anything is sent (the audio is copied once,
+        # and no other copy stays alive while the request is in flight).
+        start, end = len(prefix), len(prefix) + audio.size
+        buffer = bytearray(end + len(suffix))
+        buffer[:start] = prefix
+        with memoryview(buffer) as view:
+            audio.fill(view[start:end])
+        buffer[end:] = suffix
+        if on_progress is None:  # aiohttp sends it with the headers, in one write
+            return Body(
+                open=lambda: buffer,
+                content_type=f"multipart/form-data; boundary={boundary}",
+                length=len(buffer),
+            )
+        size, report = audio.size, on_progress
+
+        async def whole() -> AsyncIterator[bytes]:
+            yield bytes(buffer)
+            report(size)
+
         return Body(
-            open=lambda: b"".join((prefix, read(), suffix)),  # one copy of the audio, not two
+            open=whole,
             content_type=f"multipart/form-data; boundary={boundary}",
-            length=None if audio.size is None else len(prefix) + audio.size + len(suffix),
-            replayable=audio.replayable,
+            length=len(buffer),
         )
 
     async def stream() -> AsyncIterator[bytes]:

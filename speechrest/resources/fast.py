@@ -168,15 +168,11 @@ class FastTranscription(Resource):
         self._definitions: dict[Hashable, bytes] = {}
         """Serialized definitions of recent calls, by their options (see _options_key)."""
 
-    async def transcribe(
-        self,
-        audio: AudioInput | None = None,
-        *,
-        audio_url: str | None = None,
-        on_progress: Callable[[int], None] | None = None,
-        **options: Any,
-    ) -> TranscribeResult:
-        """Transcribe one audio file synchronously (``Transcriptions_Transcribe``)."""
+    def definition_json(
+        self, audio: AudioInput | None, audio_url: str | None, options: dict[str, Any]
+    ) -> bytes:
+        """Check the arguments of ``transcribe`` and return the serialized definition; the
+        same options as a recent call (plain values only) reuse that call's bytes."""
         if (audio is None) == (audio_url is None) and not (
             audio is None and (options.get("definition") or TranscribeDefinition()).audio_url
         ):
@@ -184,11 +180,6 @@ class FastTranscription(Resource):
                 "give exactly one of audio (a path, bytes, a binary file or an async iterable "
                 "of bytes) or audio_url="
             )
-        return await self._transcribe(audio, self._definition_json(audio_url, options), on_progress)
-
-    def _definition_json(self, audio_url: str | None, options: dict[str, Any]) -> bytes:
-        """The checked, serialized definition for these options; the same options as a
-        recent call (plain values only) reuse that call's bytes."""
         key = _options_key(audio_url, options)
         cache = self._definitions
         cached = cache.get(key) if key is not None else None
@@ -200,7 +191,7 @@ class FastTranscription(Resource):
                 cache[key] = cached
         return cached
 
-    async def _transcribe(
+    async def transcribe(
         self,
         audio: AudioInput | None,
         definition_json: bytes,
@@ -233,17 +224,18 @@ class FastTranscription(Resource):
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidInputError(f"concurrency must be a positive integer; got {concurrency!r}")
         # Checked now, not once per source; built and serialized once for all of them.
-        on_progress = options.get("on_progress")
-        definition_options = {k: v for k, v in options.items() if k != "on_progress"}
-        definition_json = _definition_json(build_definition(**definition_options))
-        per_source = "audio_url" in options  # transcribe() explains why that is refused
+        on_progress = options.pop("on_progress", None)
+        definition_json = _definition_json(build_definition(**options))
+        per_source = "audio_url" in options  # definition_json() explains why that is refused
+        audio_url = options.pop("audio_url", None)
 
         async def one(index: int, source: S) -> TranscribeOutcome[S]:
             try:
                 if per_source or source is None:
-                    result = await self.transcribe(source, **options)  # type: ignore[arg-type]
+                    checked = self.definition_json(source, audio_url, options)  # type: ignore[arg-type]
+                    result = await self.transcribe(source, checked, on_progress)  # type: ignore[arg-type]
                 else:
-                    result = await self._transcribe(source, definition_json, on_progress)  # type: ignore[arg-type]
+                    result = await self.transcribe(source, definition_json, on_progress)  # type: ignore[arg-type]
             except Exception as exc:  # one failure never stops the others
                 return TranscribeOutcome(source=source, index=index, error=exc)
             return TranscribeOutcome(source=source, index=index, result=result)

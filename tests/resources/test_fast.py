@@ -289,3 +289,44 @@ async def test_refused_connection_does_not_consume_a_one_shot_stream() -> None:
             await c.transcribe(chunks())
     assert not isinstance(info.value, errors.NotReplayableError)
     assert "cannot connect" in str(info.value)
+
+
+@pytest.mark.parametrize("change", [b"grown by a byte", None])
+def test_small_file_that_changes_size_after_it_was_measured_is_refused(
+    tmp_path: Path, change: bytes | None
+) -> None:
+    from speechrest._upload import multipart_body, prepare_audio
+
+    path = tmp_path / "a.wav"
+    path.write_bytes(make_wav(seconds=0.2))
+    source = prepare_audio(path)  # measured here, read into the request body below
+    if change is None:
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        with path.open("ab") as f:
+            f.write(change)
+    with pytest.raises(errors.AudioSourceError, match="changed size"):
+        multipart_body(b"{}", source)
+
+
+def test_small_file_body_is_the_file_between_its_framing(tmp_path: Path) -> None:
+    from speechrest._upload import multipart_body, prepare_audio
+
+    audio = make_wav(seconds=0.2)
+    path = tmp_path / "a.wav"
+    path.write_bytes(audio)
+    body = multipart_body(b'{"locales":["en-US"]}', prepare_audio(path))
+    data = bytes(body.open())  # type: ignore[arg-type]
+    assert body.length == len(data)
+    boundary = body.content_type.split("boundary=")[1]
+    assert data.startswith(f"--{boundary}\r\n".encode())
+    assert data.endswith(f"\r\n--{boundary}--\r\n".encode())
+    assert audio in data and data.count(audio) == 1
+
+
+async def test_progress_of_a_small_file_reaches_its_size(client: SpeechClient, wav_file) -> None:
+    path = wav_file(text="Hello there.")
+    progress: list[int] = []
+    result = await client.transcribe(path, on_progress=progress.append)
+    assert result.text == "Hello there."
+    assert progress and progress[-1] == path.stat().st_size
