@@ -120,7 +120,6 @@ class Response:
     data: Any
     """The decoded JSON body, or None when the body is empty."""
     request_id: str | None
-    url: str
 
     @property
     def retry_after(self) -> float | None:
@@ -590,7 +589,6 @@ class Transport:
                 headers=resp_headers,
                 data=decoded,
                 request_id=request_id,
-                url=str(url),
             )
         raise errors.APIConnectionError("too many redirects", operation=operation)
 
