@@ -15,7 +15,6 @@ them, which the tests use against the official examples to catch model drift.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import types
 import typing
@@ -182,11 +181,22 @@ _quick = make_converter(detailed=False)
 transcript): tried first; a document it refuses is structured again by ``converter``."""
 
 
+_quick_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+
+
 def structure(data: Any, cls: type[T], operation: str, request_id: str | None = None) -> T:
     """Structure a decoded JSON body, turning any failure into ResponseValidationError
     that names every field in error."""
-    with contextlib.suppress(Exception):  # structured again below, to say what is wrong
-        return _quick.structure(data, cls)
+    hook = _quick_hooks.get(cls)
+    if hook is None:
+        hook = _quick_hooks[cls] = _quick.get_structure_hook(cls)
+    try:
+        return hook(data, cls)  # type: ignore[no-any-return]
+    except Exception:  # structured again, to say what is wrong
+        return _structure_detailed(data, cls, operation, request_id)
+
+
+def _structure_detailed(data: Any, cls: type[T], operation: str, request_id: str | None) -> T:
     try:
         return converter.structure(data, cls)
     except cattrs.BaseValidationError as exc:

@@ -3,8 +3,9 @@
 A body is described once and produced again for every attempt: a path is re-opened, a
 seekable file is rewound to where it started, bytes are reused. Files are read in chunks
 off the event loop and never held whole in memory, except small files (up to
-``INLINE_FILE``), read once, before anything is sent, straight into the request body. An async iterable (or a non-seekable
-file) can be sent only once, so it is marked not replayable.
+``INLINE_FILE``), read once, before anything is sent, straight into the request body. An
+async iterable (or a non-seekable file) can be sent only once, so it is marked not
+replayable.
 """
 
 from __future__ import annotations

@@ -200,11 +200,13 @@ class FastTranscription(Resource):
         source = prepare_audio(audio) if audio is not None else None
         body = multipart_body(definition_json, source, on_progress=on_progress)
         try:
-            response = await self._call(
+            client = self._client  # (the transport directly: this is the hot path)
+            response = await client._transport.request(
                 "POST",
                 "/transcriptions:transcribe",
                 operation="Transcriptions_Transcribe",
                 body=body,
+                max_retries=client._max_retries,
             )
         finally:
             if source is not None and source.rewind is not None:
