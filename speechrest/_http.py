@@ -49,14 +49,17 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-requestid", "x-request-id")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_BUFFERS = (bytes, bytearray)
 _SLICE = 256 * 1024
 """Chunk size used to send a ``bytes`` body, so that its progress can be watched."""
 _QUOTA_CODES = ("quota", "QuotaViolation", "InsufficientQuota", "OutOfQuota")
 _NO_WATCHDOG = contextlib.nullcontext()
+_decode_json = json.JSONDecoder().decode
 
 
-class _RequestIds:
-    """``x-ms-client-request-id`` values: UUID-shaped, unique in this process.
+class _UniqueIds:
+    """UUID-shaped strings, unique in this process: ``x-ms-client-request-id`` values and
+    multipart boundaries.
 
     A random version-4 UUID per process whose last 48 bits count up from a random start,
     so ids never repeat within the process and are as unlikely to collide across processes
@@ -75,7 +78,7 @@ class _RequestIds:
         return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
 
 
-_request_ids = _RequestIds()
+unique_id = _UniqueIds().next
 
 
 class TokenProvider(Protocol):
@@ -400,7 +403,7 @@ class Transport:
             body = Body(open=lambda: payload, content_type="application/json", length=len(payload))
 
         retries = self.config.max_retries if max_retries is None else max_retries
-        client_request_id = _request_ids.next()
+        client_request_id = unique_id()
         slept = 0.0
         attempt = 0
         while True:
@@ -492,7 +495,7 @@ class Transport:
             if body is not None and method not in ("GET", "HEAD"):
                 data = body.open()
                 headers["Content-Type"] = body.content_type
-                if body.length is not None and not isinstance(data, bytes | bytearray):
+                if body.length is not None and not isinstance(data, _BUFFERS):
                     # (aiohttp takes the length of a buffer from the buffer itself)
                     headers["Content-Length"] = str(body.length)
             if extra_headers:
@@ -501,9 +504,7 @@ class Transport:
             # reading mid-upload would hang us. The watchdog fires when one chunk of the
             # body cannot be sent within read_timeout (a slow source is not counted).
             watchdog: anyio.CancelScope | None = None  # only a streamed body needs one
-            if data is not None and not (
-                isinstance(data, bytes | bytearray) and len(data) <= _SLICE
-            ):
+            if data is not None and not (isinstance(data, _BUFFERS) and len(data) <= _SLICE):
                 watchdog = anyio.CancelScope()
                 data = _watch(data, watchdog, self.config.read_timeout)
             started = time.perf_counter()
@@ -573,7 +574,7 @@ class Transport:
             decoded: Any = None
             if raw and (expect == "json" or resp.status >= 400):
                 try:
-                    decoded = json.loads(raw)
+                    decoded = _parse_json(raw)
                 except ValueError as exc:
                     if resp.status < 400:
                         raise errors.ResponseValidationError(
@@ -652,7 +653,7 @@ async def _watch(
     data: bytes | bytearray | AsyncIterator[bytes], watchdog: anyio.CancelScope, seconds: float
 ) -> AsyncGenerator[bytes, None]:
     """Yield the body in chunks, giving each chunk ``seconds`` to be sent."""
-    chunks = _slices(data) if isinstance(data, bytes | bytearray) else data
+    chunks = _slices(data) if isinstance(data, _BUFFERS) else data
     try:
         async for chunk in chunks:
             watchdog.deadline = anyio.current_time() + seconds
@@ -667,6 +668,15 @@ async def _slices(data: bytes | bytearray) -> AsyncIterator[bytes]:
     view = memoryview(data)
     for start in range(0, len(data), _SLICE):
         yield bytes(view[start : start + _SLICE])
+
+
+def _parse_json(raw: bytes) -> Any:
+    """A JSON body as Python values. The service sends UTF-8: decoding it first skips the
+    encoding detection of ``json.loads``, which is kept for anything else (a BOM, UTF-16)."""
+    try:
+        return _decode_json(raw.decode())
+    except ValueError:
+        return json.loads(raw)
 
 
 def _query_value(value: Any) -> str:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import io
 import os
-import secrets
 import stat
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from ._http import Body
+from ._http import Body, unique_id
 from .errors import AudioSourceError, InvalidInputError
 
 __all__ = [
@@ -282,7 +281,7 @@ def multipart_body(
     known up front (no chunked upload) and the file streams straight from disk.
     ``on_progress`` is called with the number of audio bytes sent so far.
     """
-    boundary = "speechrest-" + secrets.token_hex(16)
+    boundary = "speechrest-" + unique_id()  # random per process, never repeated in it
     head = (
         (f'--{boundary}\r\nContent-Disposition: form-data; name="definition"\r\n\r\n').encode()
         + definition_json

@@ -31,8 +31,15 @@ async def test_a_list_changed_between_calls_is_checked_again(client: SpeechClien
 def test_client_request_ids_are_unique_uuids() -> None:
     import uuid
 
-    from speechrest._http import _request_ids
+    from speechrest._http import unique_id
 
-    ids = [_request_ids.next() for _ in range(10_000)]
+    ids = [unique_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
     assert {uuid.UUID(i).version for i in ids} == {4}
+
+
+def test_multipart_boundaries_never_repeat() -> None:
+    from speechrest._upload import multipart_body
+
+    types = {multipart_body(b"{}", None).content_type for _ in range(1_000)}
+    assert len(types) == 1_000
