@@ -113,7 +113,7 @@ class HttpConfig:
     """Appended to speechrest's User-Agent."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class Response:
     """A completed HTTP exchange, as plain values."""
 
@@ -133,7 +133,7 @@ class Response:
         return self.headers.get("location")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class Body:
     """A request body that can be produced again for each attempt.
 

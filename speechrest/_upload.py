@@ -56,7 +56,7 @@ AudioInput = (
 """What ``transcribe`` accepts as audio."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class AudioSource:
     """A validated audio source."""
 
