@@ -162,11 +162,13 @@ def report(mode: str, command: str, body: str, seconds: float) -> str:
 Produced by `{command}` ({mode} mode, {seconds:.0f} s). Each row's ratio is value / baseline,
 with the baseline measured in the same run: raw aiohttp (a hand-written multipart POST of the
 same bytes, with a fresh random boundary per request, on one shared `ClientSession`) for the
-client rows. For throughput a ratio below 1
-means slower than the baseline; for CPU, time, memory and connections a ratio above 1 means
-more. The throughput and upload rows use a minimal loopback server in its own process, so the
-client's CPU (`time.process_time()` of the client process) is measured apart from the
-server's. Both share the machine below.
+client rows. For throughput a ratio below 1 means slower than the baseline; for CPU, time,
+memory and connections a ratio above 1 means more. The throughput and upload rows use a
+minimal loopback server in its own process, so the client's CPU (`time.process_time()` of the
+client process) is measured apart from the server's. Both share the machine below. Fan-out
+runs take turns between the clients and are repeated (raw aiohttp and speechrest more often
+than the slower peers); each cell keeps the best run, and each timed run starts after a
+garbage collection, so that no client pays for the garbage of the one measured before it.
 
 | machine | |
 | --- | --- |
