@@ -190,7 +190,10 @@ async def poll_many(
                 if heap and heap[0][0] <= anyio.current_time():
                     _, _, job_id, previous, failures = heapq.heappop(heap)
                     token = object()
-                    await limiter.acquire_on_behalf_of(token)
+                    try:  # a free slot is taken without a trip through the event loop
+                        limiter.acquire_on_behalf_of_nowait(token)
+                    except anyio.WouldBlock:
+                        await limiter.acquire_on_behalf_of(token)
                     tg.start_soon(one, job_id, previous, failures, token)
                     continue
                 wake = anyio.Event()
