@@ -282,6 +282,7 @@ def multipart_body(
     ``on_progress`` is called with the number of audio bytes sent so far.
     """
     boundary = "speechrest-" + unique_id()  # random per process, never repeated in it
+    content_type = f"multipart/form-data; boundary={boundary}"
     head = (
         (f'--{boundary}\r\nContent-Disposition: form-data; name="definition"\r\n\r\n').encode()
         + definition_json
@@ -292,7 +293,7 @@ def multipart_body(
         payload = head + tail
         return Body(
             open=lambda: payload,
-            content_type=f"multipart/form-data; boundary={boundary}",
+            content_type=content_type,
             length=len(payload),
         )
     filename = audio.filename.replace('"', "%22").replace("\r", "").replace("\n", "")
@@ -315,7 +316,7 @@ def multipart_body(
         if on_progress is None:  # aiohttp sends it with the headers, in one write
             return Body(
                 open=lambda: buffer,
-                content_type=f"multipart/form-data; boundary={boundary}",
+                content_type=content_type,
                 length=len(buffer),
             )
         size, report = audio.size, on_progress
@@ -326,7 +327,7 @@ def multipart_body(
 
         return Body(
             open=whole,
-            content_type=f"multipart/form-data; boundary={boundary}",
+            content_type=content_type,
             length=len(buffer),
         )
 
@@ -343,7 +344,7 @@ def multipart_body(
     length = None if audio.size is None else len(prefix) + audio.size + len(suffix)
     return Body(
         open=stream,
-        content_type=f"multipart/form-data; boundary={boundary}",
+        content_type=content_type,
         length=length,
         replayable=audio.replayable,
     )
