@@ -68,7 +68,8 @@ class _UniqueIds:
 
     def __init__(self) -> None:
         self.reset()
-        os.register_at_fork(after_in_child=self.reset)  # a forked child must not repeat ours
+        if hasattr(os, "register_at_fork"):  # (POSIX) a forked child must not repeat ours
+            os.register_at_fork(after_in_child=self.reset)
 
     def reset(self) -> None:
         self._prefix = str(uuid.uuid4())[:24]

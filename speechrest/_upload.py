@@ -169,26 +169,38 @@ def _read_file(path: str) -> bytes:
         raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
 
 
+_readv: Callable[[int, list[memoryview | bytearray]], int] | None = getattr(os, "readv", None)
+"""``os.readv`` where the platform has it (POSIX), else None."""
+
+
 def _read_into(path: str, view: memoryview) -> None:
-    """Read a file of exactly ``len(view)`` bytes into ``view`` (one extra byte is asked
-    for, so that a file that grew since it was measured is noticed too)."""
+    """Read a file of exactly ``len(view)`` bytes into ``view``. One byte more is asked for,
+    so that a file that changed size since it was measured is noticed either way."""
+    size = len(view)
+    probe = bytearray(1)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            probe = bytearray(1)
-            got = os.readv(fd, [view, probe])
-            while 0 < got < len(view):  # a short read: go on to the end of the file
-                step = os.readv(fd, [view[got:], probe])
-                if not step:
-                    break
-                got += step
-        finally:
-            os.close(fd)
+        if _readv is not None:  # open, one read for the file and the probe byte, close
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                got = _readv(fd, [view, probe])
+                while 0 < got < size:  # a short read: go on to the end of the file
+                    step = _readv(fd, [view[got:], probe])
+                    if not step:
+                        break
+                    got += step
+            finally:
+                os.close(fd)
+        else:
+            with open(path, "rb", buffering=0) as f:
+                got = 0
+                while got < size and (step := f.readinto(view[got:])):
+                    got += step
+                got += f.readinto(probe) or 0
     except PermissionError:
         raise AudioSourceError(f"audio file {path} is not readable (permission denied)") from None
     except OSError as exc:
         raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
-    if got != len(view):
+    if got != size:
         raise AudioSourceError(f"audio file {path} changed size while it was being read; try again")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import anyio
 import click
@@ -51,19 +52,29 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
         raise click.UsageError(str(exc)) from None
 
     async def serve() -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with SpeechEmulator(host=host, port=port, key=key, recognizer=hears) as emu:
-                name = type(hears).__name__
-                click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
-                click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
-                click.echo(f"SPEECH_KEY={emu.key}")
-                click.echo("Press Ctrl+C to stop.", err=True)
-                async for _ in signals:
-                    break
-        click.echo("speechrest emulator: stopped", err=True)
+        async with SpeechEmulator(host=host, port=port, key=key, recognizer=hears) as emu:
+            name = type(hears).__name__
+            click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
+            click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
+            click.echo(f"SPEECH_KEY={emu.key}")
+            click.echo("Press Ctrl+C to stop.", err=True)
+            await _until_stopped()
 
     try:
         run_async(serve)
+    except KeyboardInterrupt:  # Ctrl+C where signals cannot be received (Windows)
+        pass
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    click.echo("speechrest emulator: stopped", err=True)
     return EXIT_OK
+
+
+async def _until_stopped() -> None:
+    """Return on SIGINT or SIGTERM. Windows has no signal receiver: there Ctrl+C interrupts
+    the event loop instead."""
+    if sys.platform == "win32":
+        await anyio.sleep_forever()
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            return
