@@ -111,11 +111,11 @@ async def _submit(client: SpeechClient, audio: str, jobs: int) -> list[str]:
 async def _wait_many(client: SpeechClient, ids: list[str]) -> int:
     done = 0
     policy = PollPolicy(initial_interval=1.0, max_interval=30.0)
-    async for outcome in client.transcriptions.wait_many(
-        ids, concurrency=CONCURRENCY, policy=policy
-    ):
-        assert outcome.ok, outcome.error
-        done += 1
+    stream = client.transcriptions.wait_many(ids, concurrency=CONCURRENCY, policy=policy)
+    async with stream:
+        async for outcome in stream:
+            assert outcome.ok, outcome.error
+            done += 1
     return done
 
 

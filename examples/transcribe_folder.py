@@ -20,21 +20,22 @@ async def transcribe_folder(folder: Path, out: Path, concurrency: int, local: bo
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO)  # noqa: ASYNC240
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
     failed = 0
-    async with speech_client(local) as client:
+    async with (
+        speech_client(local) as client,
         # One outcome per file, as each completes; a failure does not stop the others.
-        outcomes = client.transcribe_many(files, concurrency=concurrency)
-        async with outcomes:
-            async for outcome in outcomes:
-                name = outcome.source.name
-                if outcome.result is None:
-                    failed += 1
-                    print(f"{name}: FAILED: {outcome.error}", file=sys.stderr)
-                    continue
-                result = outcome.result
-                stem = out / outcome.source.stem
-                stem.with_suffix(".txt").write_text(result.text + "\n")
-                stem.with_suffix(".srt").write_text(result.to_srt())
-                print(f"{name}: {result.duration_ms / 1000:.1f} s: {result.text[:60]}")
+        client.transcribe_many(files, concurrency=concurrency) as outcomes,
+    ):
+        async for outcome in outcomes:
+            name = outcome.source.name
+            if not outcome.ok:
+                failed += 1
+                print(f"{name}: FAILED: {outcome.error}", file=sys.stderr)
+                continue
+            result = outcome.result
+            stem = out / outcome.source.stem
+            stem.with_suffix(".txt").write_text(result.text + "\n")
+            stem.with_suffix(".srt").write_text(result.to_srt())
+            print(f"{name}: {result.duration_ms / 1000:.1f} s: {result.text[:60]}")
     print(f"{len(files) - failed} of {len(files)} files transcribed into {out}")
     return 1 if failed else 0
 

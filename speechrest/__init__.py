@@ -1,7 +1,7 @@
 """speechrest: an asyncio-first client for the Azure Speech to text REST API 2025-10-15."""
 
 from . import errors, types
-from ._client import DEFAULT_API_VERSION, SpeechClient
+from ._client import DEFAULT_API_VERSION, ClientStats, SpeechClient
 from ._convert import make_converter
 from ._polling import PollPolicy, WaitOutcome
 from ._version import __version__
@@ -11,6 +11,7 @@ from .resources import AsyncPager, OutcomeStream, Page, TranscribeOutcome
 __all__ = [
     "DEFAULT_API_VERSION",
     "AsyncPager",
+    "ClientStats",
     "OutcomeStream",
     "Page",
     "PollPolicy",

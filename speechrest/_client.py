@@ -5,27 +5,44 @@ from __future__ import annotations
 import os
 import ssl as _ssl
 from collections.abc import AsyncIterable, Callable, Iterable
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
-from ._http import HttpConfig, TokenProvider, Transport
-from ._redact import Secret, redact_url
+import attrs
+
+from . import _checks as check
+from ._auth import Auth, TokenProvider
+from ._http import HttpConfig, Transport
+from ._limits import ClientLimits, OutcomeStream
+from ._redact import redact_url
+from ._retry import RetryPolicy
 from ._upload import AudioInput
-from .errors import InvalidInputError
+from .errors import ClientStateError, InvalidInputError
+from .resources._base import Api
 from .resources.datasets import Datasets
 from .resources.endpoints import Endpoints
 from .resources.evaluations import Evaluations
-from .resources.fast import FastTranscription, OutcomeStream, TranscribeOutcome
+from .resources.fast import FastTranscription, TranscribeOutcome
 from .resources.models import Models
 from .resources.operations import Operations
 from .resources.projects import Projects
 from .resources.transcriptions import Transcriptions
 from .resources.webhooks import WebHooks
-from .types import TranscribeResult
+from .types import TranscribeOptions, TranscribeResult
 
-__all__ = ["DEFAULT_API_VERSION", "SpeechClient"]
+__all__ = ["DEFAULT_API_VERSION", "ClientStats", "SpeechClient"]
 
 DEFAULT_API_VERSION = "2025-10-15"
 S = TypeVar("S")
+
+
+@attrs.frozen(kw_only=True)
+class ClientStats:
+    """A snapshot of a client's state (:meth:`SpeechClient.stats`)."""
+
+    connections_in_use: int
+    """Connections carrying a request now."""
+    connections_idle: int
+    """Open connections in the pool, kept for the next requests."""
 
 
 class SpeechClient:
@@ -41,6 +58,10 @@ class SpeechClient:
     ``credential`` (an object with ``async get_token(*scopes)``, such as
     ``azure.identity.aio.DefaultAzureCredential``). Pass ``session=`` to use your own
     ``aiohttp.ClientSession``; it is then neither created nor closed by the client.
+
+    Retries: ``max_retries`` per call, backoff from ``backoff_base`` doubling up to
+    ``backoff_max`` seconds (with jitter), a ``Retry-After`` longer than ``max_retry_after``
+    raised instead of waited out, and at most ``max_retry_time`` seconds of sleep per call.
     """
 
     def __init__(
@@ -55,6 +76,8 @@ class SpeechClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 300.0,
         max_connections: int = 100,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
         max_retry_after: float = 60.0,
         max_retry_time: float = 120.0,
         ssl: _ssl.SSLContext | None = None,
@@ -65,51 +88,50 @@ class SpeechClient:
             raise InvalidInputError(
                 "endpoint must be a URL string, e.g. https://eastus.api.cognitive.microsoft.com"
             )
-        _check_retries(max_retries)
-        for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
-            if not value > 0:
-                raise InvalidInputError(f"{name} must be a positive number of seconds")
-        if max_connections < 1:
-            raise InvalidInputError("max_connections must be at least 1")
         config = HttpConfig(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_connections=max_connections,
-            max_retries=max_retries,
-            max_retry_after=max_retry_after,
-            max_retry_time=max_retry_time,
+            connect_timeout=check.number(connect_timeout, "connect_timeout", low=1e-3),
+            read_timeout=check.number(read_timeout, "read_timeout", low=1e-3),
+            max_connections=check.positive(max_connections, "max_connections"),
             user_agent=user_agent,
         )
-        self._transport = Transport(
+        retry = _retry_policy(
+            RetryPolicy(),
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            max_retry_time=max_retry_time,
+        )
+        transport = Transport(
             endpoint,
-            key=key,
-            credential=credential,
+            auth=Auth(key, credential),
             api_version=api_version,
             config=config,
             session=session,
             ssl=ssl,
             allow_insecure_http=allow_insecure_http,
         )
-        self._max_retries: int | None = None
-        self._init_resources()
+        self._attach(Api(transport, ClientLimits(), retry), owner=True)
 
-    def _init_resources(self) -> None:
-        self._fast = FastTranscription(self)
-        self.models = Models(self)
+    def _attach(self, api: Api, *, owner: bool) -> None:
+        self._api = api
+        self._owner = owner
+        self._fast = FastTranscription(api)
+        self.models = Models(api)
         """Base and custom models: training, manifests, copies."""
-        self.operations = Operations(self)
+        self.operations = Operations(api)
         """The status of model copies."""
-        self.transcriptions = Transcriptions(self)
+        self.transcriptions = Transcriptions(api)
         """Batch transcription jobs: submit, wait, read results."""
-        self.webhooks = WebHooks(self)
+        self.webhooks = WebHooks(api)
         """Web hook registrations."""
-        self.projects = Projects(self)
+        self.projects = Projects(api)
         """Custom speech projects and the entities in each."""
-        self.datasets = Datasets(self)
+        self.datasets = Datasets(api)
         """Training and test data: import from a URL or upload a local file."""
-        self.endpoints = Endpoints(self)
+        self.endpoints = Endpoints(api)
         """Deployments of custom models."""
-        self.evaluations = Evaluations(self)
+        self.evaluations = Evaluations(api)
         """Accuracy comparisons of two models on a test dataset."""
 
     # -- construction helpers --------------------------------------------------------------
@@ -117,7 +139,7 @@ class SpeechClient:
     @classmethod
     def from_region(cls, region: str, *, key: str | None = None, **kwargs: Any) -> Self:
         """A client for ``https://{region}.api.cognitive.microsoft.com``."""
-        if not region or not region.replace("-", "").isalnum():
+        if not isinstance(region, str) or not region.replace("-", "").isalnum():
             raise InvalidInputError(
                 f"region must be an Azure region name such as 'eastus'; got {region!r}"
             )
@@ -137,20 +159,36 @@ class SpeechClient:
             return cls.from_region(region, key=key, **kwargs)
         raise InvalidInputError("set SPEECH_ENDPOINT or SPEECH_REGION")
 
-    def with_options(self, *, max_retries: int | None = None) -> Self:
-        """A view of this client (same session) with other per-call options."""
-        if max_retries is not None:
-            _check_retries(max_retries)
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._max_retries = max_retries if max_retries is not None else self._max_retries
-        clone._init_resources()
-        return clone
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
+        max_retry_after: float | None = None,
+        max_retry_time: float | None = None,
+    ) -> SpeechClient:
+        """A view of this client with other retry options for the calls made through it.
+
+        The view shares this client's session, credentials and limits, and is usable
+        while this client is open; open and close the client itself, not the view."""
+        retry = _retry_policy(
+            self._api.retry,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+            max_retry_time=max_retry_time,
+        )
+        view = SpeechClient.__new__(SpeechClient)
+        view._attach(Api(self._api.transport, self._api.limits, retry), owner=False)
+        return view
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self._transport.open()
+        self._require_owner("open")
+        await self._api.transport.open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -158,28 +196,39 @@ class SpeechClient:
 
     async def aclose(self) -> None:
         """Close the HTTP session (unless it was given to us)."""
-        await self._transport.close()
+        self._require_owner("close")
+        await self._api.transport.close()
+
+    def _require_owner(self, what: str) -> None:
+        if not self._owner:
+            raise ClientStateError(
+                f"this is a view made by with_options(): {what} the client it came from"
+            )
 
     @property
     def endpoint(self) -> str:
-        return str(self._transport.base)
+        return str(self._api.transport.base)
 
     @property
     def api_version(self) -> str:
-        return self._transport.api_version
+        return self._api.transport.api_version
 
     @property
-    def key(self) -> None:
-        """Write-only: assign a new key to rotate it; it is used from the next request on."""
-        return None
+    def key(self) -> str | None:
+        """The resource key (None with a credential). Assign a new key to rotate it: it is
+        used from the next request on, by this client and its views."""
+        return self._api.transport.auth.key
 
     @key.setter
     def key(self, value: str) -> None:
-        if self._transport.auth.key is None:
-            raise InvalidInputError("this client authenticates with a credential, not a key")
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidInputError("the new key is empty")
-        self._transport.auth.key = Secret(value)
+        self._api.transport.auth.key = value
+
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's state: its connections."""
+        connections = self._api.transport.connector_stats()
+        return ClientStats(
+            connections_in_use=connections["acquired"], connections_idle=connections["pooled"]
+        )
 
     def __repr__(self) -> str:
         endpoint = redact_url(self.endpoint)
@@ -192,18 +241,17 @@ class SpeechClient:
         audio: AudioInput | None = None,
         *,
         audio_url: str | None = None,
-        on_progress: Callable[[int], None] | None = None,
-        **options: Any,
+        on_progress: Callable[[int], object] | None = None,
+        **options: Unpack[TranscribeOptions],
     ) -> TranscribeResult:
         """Transcribe one audio file (``Transcriptions_Transcribe``) and return the result.
 
-        ``audio`` is a path, ``bytes``, a binary file object or an async iterable of bytes;
-        or pass ``audio_url=``. Options (all optional): ``locales``, ``diarization``,
-        ``max_speakers`` (turns diarization on), ``channels``, ``profanity_filter_mode``,
-        ``phrase_list``, ``phrase_list_weight``, ``enhanced_mode`` (bool or
-        :class:`~speechrest.types.EnhancedModeProperties`), ``models``, and ``definition``
-        (a :class:`~speechrest.types.TranscribeDefinition` the keywords are merged over).
-        ``on_progress`` is called with the number of audio bytes uploaded so far.
+        ``audio`` is a path, ``bytes``, a binary file object, an async file object (any
+        object with an async ``read()``) or an async iterable of bytes; or pass
+        ``audio_url=``. The recognition options are those of
+        :class:`~speechrest.types.TranscribeOptions` (``locales``, ``max_speakers``,
+        ``channels``, ...). ``on_progress`` is called with the number of audio bytes
+        uploaded so far.
         """
         fast = self._fast
         definition_json = fast.definition_json(audio, audio_url, options)
@@ -214,15 +262,33 @@ class SpeechClient:
         sources: Iterable[S] | AsyncIterable[S],
         *,
         concurrency: int = 8,
-        **options: Any,
+        on_progress: Callable[[int], object] | None = None,
+        **options: Unpack[TranscribeOptions],
     ) -> OutcomeStream[TranscribeOutcome[S]]:
         """Transcribe many sources concurrently, yielding a :class:`TranscribeOutcome` per
-        source as each completes (``.source``, ``.result``, ``.error``). A failure is
-        reported in its outcome and does not stop the others; leaving the loop early
-        cancels the work in flight."""
-        return self._fast.transcribe_many(sources, concurrency=concurrency, **options)
+        source as each completes (``.source``, ``.ok``, ``.result``, ``.error``)::
+
+            async with client.transcribe_many(paths, concurrency=16) as outcomes:
+                async for item in outcomes:
+                    ...
+
+        A failure is reported in its outcome and does not stop the others. The work runs
+        inside the ``async with`` block: leaving it early cancels what is still in flight.
+        The options are those of :meth:`transcribe`, the same for every source.
+        """
+        return self._fast.transcribe_many(
+            sources, concurrency=concurrency, on_progress=on_progress, options=options
+        )
 
 
-def _check_retries(value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(f"max_retries must be a non-negative integer; got {value!r}")
+def _retry_policy(base: RetryPolicy, **changes: Any) -> RetryPolicy:
+    """``base`` with the given retry options (None: unchanged), checked."""
+    checked: dict[str, Any] = {}
+    for name, value in changes.items():
+        if value is None:
+            continue
+        if name == "max_retries":
+            checked[name] = check.integer(value, name, low=0)
+        else:
+            checked[name] = check.number(value, name, low=0)
+    return attrs.evolve(base, **checked)

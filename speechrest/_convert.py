@@ -7,7 +7,9 @@ This is the only module that knows how models look on the wire:
 * a trailing underscore is dropped (``self_`` <-> ``self``);
 * irregular keys are listed in ``_RENAMES`` (``next_link`` <-> ``@nextLink``, ...);
 * datetimes are ISO 8601 (``Z`` for UTC); enums are their wire values, unknown values are kept;
-* unset (``None``) optional fields are omitted from request bodies.
+* unset (``None``) optional fields are omitted from request bodies;
+* query parameters (:func:`query`), list pages (:func:`page_fields`), error bodies
+  (:func:`error_fields`) and the multipart parts of fast transcription (``PART_*``).
 
 Production converters ignore unknown keys (the service adds fields); ``strict=True`` forbids
 them, which the tests use against the official examples to catch model drift.
@@ -30,7 +32,18 @@ from cattrs.preconf.json import make_converter as make_json_converter
 from .errors import ResponseValidationError
 from .types import WireEnum
 
-__all__ = ["converter", "make_converter", "structure", "unstructure", "wire_name"]
+__all__ = [
+    "PART_AUDIO",
+    "PART_DEFINITION",
+    "converter",
+    "error_fields",
+    "make_converter",
+    "page_fields",
+    "query",
+    "structure",
+    "unstructure",
+    "wire_name",
+]
 
 T = TypeVar("T")
 
@@ -44,6 +57,14 @@ _RENAMES: dict[str | tuple[str, str], str] = {
     ("TranscriptionLocales", "transcribe"): "Transcribe",
     ("TranscriptionLocales", "submit"): "Submit",
 }
+
+
+_QUERY_RENAMES = {"block_id": "blockid"}
+"""Irregular query parameter names, by keyword."""
+PART_DEFINITION = "definition"
+"""The multipart field of ``Transcriptions_Transcribe`` that holds the definition JSON."""
+PART_AUDIO = "audio"
+"""The multipart field of ``Transcriptions_Transcribe`` that holds the audio file."""
 
 
 def _camel(name: str) -> str:
@@ -210,3 +231,43 @@ def _structure_detailed(data: Any, cls: type[T], operation: str, request_id: str
 def unstructure(value: Any) -> Any:
     """Unstructure a model (or a list/dict of models) into JSON-ready data."""
     return converter.unstructure(value)
+
+
+def query(**params: Any) -> dict[str, Any]:
+    """Query parameters by their wire names (``sas_lifetime_minutes`` ->
+    ``sasLifetimeMinutes``); None values are left out."""
+    return {
+        _QUERY_RENAMES.get(name) or _camel(name): value
+        for name, value in params.items()
+        if value is not None
+    }
+
+
+def page_fields(data: Any) -> tuple[list[Any], str | None] | None:
+    """The items and the next link of a list page (``values``, ``@nextLink``), or None
+    when ``data`` is not a page."""
+    if not isinstance(data, dict):
+        return None
+    values = data.get("values")
+    if not isinstance(values, list):
+        return None
+    link = data.get(_RENAMES["next_link"])
+    return values, link if isinstance(link, str) and link else None
+
+
+def error_fields(data: Any) -> tuple[str | None, str | None, str | None]:
+    """(code, inner code, message) of an error body, in either of the service's shapes:
+    ``{"code", "message", "innerError": {"code"}}`` or ``{"error": {...}}``."""
+    if not isinstance(data, dict):
+        return None, None, None
+    if isinstance(data.get("error"), dict):
+        data = data["error"]
+    code = data.get("code")
+    message = data.get("message")
+    inner = data.get("innerError") or data.get("innererror")
+    inner_code = inner.get("code") if isinstance(inner, dict) else None
+    return (
+        code if isinstance(code, str) else None,
+        inner_code if isinstance(inner_code, str) else None,
+        message if isinstance(message, str) else None,
+    )

@@ -22,6 +22,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
 from . import errors
+from ._retry import RetryPolicy
 from .types import Status
 
 __all__ = ["PollPolicy", "Polled", "WaitOutcome", "poll_many", "wait_until_terminal"]
@@ -106,14 +107,19 @@ class WaitOutcome(Generic[T]):
         return self.error is None
 
 
-_TRANSIENT = (errors.APIConnectionError, errors.InternalServerError, errors.RateLimitError)
 _FATAL = (errors.ClientStateError, errors.AuthenticationError, errors.PermissionDeniedError)
+"""Errors that end every wait: nothing will poll successfully after them."""
 
 
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, _TRANSIENT) or (
-        isinstance(exc, errors.APIStatusError) and exc.status == 408
-    )
+@attrs.define
+class _Due:
+    """A job waiting for its next poll."""
+
+    job_id: str
+    interval: float | None = None
+    """The last interval between polls (grows without Retry-After)."""
+    failures: int = 0
+    """Polls in a row that failed transiently."""
 
 
 async def poll_many(
@@ -122,83 +128,74 @@ async def poll_many(
     send: MemoryObjectSendStream[WaitOutcome[T]],
     *,
     policy: PollPolicy,
-    limiter: anyio.CapacityLimiter,
+    retry: RetryPolicy,
+    concurrency: int,
     failure: Callable[[T], BaseException],
     jitter: float = 0.1,
 ) -> None:
     """Poll every id until its entity is terminal; send one :class:`WaitOutcome` per id.
 
     One scheduler loop keeps a heap of next-poll times. A poll starts when its time has
-    come and the ``limiter`` has a free slot; the slot is held only for the HTTP exchange,
-    never while a job waits for its next poll. A job is never polled sooner than the
-    ``Retry-After`` of its last response (that floor wins over ``policy.max_interval``);
-    up to ``jitter`` (a fraction) is added so that jobs submitted together spread out.
+    come and fewer than ``concurrency`` polls are in flight; a slot is held only for the
+    HTTP exchange, never while a job waits for its next poll. The interval follows the
+    service's ``Retry-After`` within the ``policy`` (as :func:`wait_until_terminal` does),
+    plus up to ``jitter`` (a fraction) so that jobs submitted together spread out.
 
-    Transient failures (connection errors, timeouts, 408, 429, 5xx) are retried for that
-    job with exponential backoff; other errors end that job's wait with an outcome that
-    carries the error. Credentials that are refused (401, 403) or a closed client end the
-    whole wait: the error is raised once the polls in flight have stopped. Duplicate ids
-    are waited on once.
+    A failed poll is judged by the client's retry policy: a transient failure polls that
+    job again after the policy's delay; any other error ends that job's wait with an
+    outcome that carries the error. Credentials that are refused (401, 403) or a closed
+    client end the whole wait: the error is raised once the polls in flight have stopped.
+    Duplicate ids are waited on once.
     """
-    heap: list[tuple[float, int, str, float | None, int]] = []
+    heap: list[tuple[float, int, _Due]] = []
     order = itertools.count()
-    now = anyio.current_time()
-    for job_id in dict.fromkeys(ids):
-        heapq.heappush(heap, (now, next(order), job_id, None, 0))
-    remaining = len(heap)
+    remaining = 0
     wake = anyio.Event()
-    fatal: list[BaseException] = []
+    limiter = anyio.CapacityLimiter(concurrency)
 
-    def schedule(job_id: str, delay: float, previous: float | None, failures: int) -> None:
-        due = anyio.current_time() + delay * (1.0 + random.uniform(0.0, jitter))  # noqa: S311
-        heapq.heappush(heap, (due, next(order), job_id, previous, failures))
+    def schedule(due: _Due, delay: float) -> None:
+        when = anyio.current_time() + delay * (1.0 + random.uniform(0.0, jitter))  # noqa: S311
+        heapq.heappush(heap, (when, next(order), due))
         wake.set()
 
-    async def one(job_id: str, previous: float | None, failures: int, token: object) -> None:
+    async def finish(outcome: WaitOutcome[T]) -> None:
         nonlocal remaining
-        outcome: WaitOutcome[T] | None = None
-        try:
-            polled = await poll(job_id)
-        except Exception as exc:
-            if isinstance(exc, _FATAL):
-                fatal.append(exc)
-                tg.cancel_scope.cancel()
-                return
-            if _transient(exc):
-                ceiling = min(policy.max_interval, max(policy.initial_interval, 0.1) * 2**failures)
-                floor = getattr(exc, "retry_after", None) or 0.0
-                schedule(job_id, max(floor, ceiling / 2), previous, failures + 1)
-            else:
-                outcome = WaitOutcome(id=job_id, error=exc)
-        else:
-            if polled.status in (Status.SUCCEEDED, Status.FAILED):
-                error = failure(polled.entity) if polled.status == Status.FAILED else None
-                outcome = WaitOutcome(id=job_id, entity=polled.entity, error=error)
-            else:
-                interval = policy.next_interval(previous, polled.retry_after)
-                schedule(job_id, max(interval, polled.retry_after or 0.0), interval, 0)
-        finally:
-            limiter.release_on_behalf_of(token)
-        if outcome is not None:
-            await send.send(outcome)
-            remaining -= 1
-            wake.set()
+        await send.send(outcome)
+        remaining -= 1
+        wake.set()
 
-    async with send:
-        async with anyio.create_task_group() as tg:
-            while remaining:
-                if heap and heap[0][0] <= anyio.current_time():
-                    _, _, job_id, previous, failures = heapq.heappop(heap)
-                    token = object()
-                    try:  # a free slot is taken without a trip through the event loop
-                        limiter.acquire_on_behalf_of_nowait(token)
-                    except anyio.WouldBlock:
-                        await limiter.acquire_on_behalf_of(token)
-                    tg.start_soon(one, job_id, previous, failures, token)
-                    continue
-                wake = anyio.Event()
-                timeout = heap[0][0] - anyio.current_time() if heap else math.inf
-                with anyio.move_on_after(timeout):
-                    await wake.wait()
-        if fatal:
-            raise fatal[0]
+    async def one(due: _Due, token: object) -> None:
+        try:
+            polled = await poll(due.job_id)
+        except Exception as exc:
+            limiter.release_on_behalf_of(token)
+            if isinstance(exc, _FATAL):
+                raise
+            delay = retry.wait_for(exc, due.failures)
+            if delay is None:
+                await finish(WaitOutcome(id=due.job_id, error=exc))
+            else:
+                schedule(attrs.evolve(due, failures=due.failures + 1), delay)
+            return
+        limiter.release_on_behalf_of(token)
+        if polled.status in (Status.SUCCEEDED, Status.FAILED):
+            error = failure(polled.entity) if polled.status == Status.FAILED else None
+            await finish(WaitOutcome(id=due.job_id, entity=polled.entity, error=error))
+        else:
+            interval = policy.next_interval(due.interval, polled.retry_after)
+            schedule(_Due(due.job_id, interval), interval)
+
+    for job_id in dict.fromkeys(ids):
+        schedule(_Due(job_id), 0.0)
+        remaining += 1
+    async with send, anyio.create_task_group() as tg:
+        while remaining:
+            if heap and heap[0][0] <= anyio.current_time():
+                due = heapq.heappop(heap)[2]
+                token = object()
+                await limiter.acquire_on_behalf_of(token)
+                tg.start_soon(one, due, token)
+                continue
+            wake = anyio.Event()
+            with anyio.move_on_after(heap[0][0] - anyio.current_time() if heap else math.inf):
+                await wake.wait()

@@ -23,7 +23,8 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from ._http import Body, unique_id
+from ._http import Body
+from ._ids import unique_id
 from .errors import AudioSourceError, InvalidInputError
 
 __all__ = [
@@ -284,7 +285,7 @@ def multipart_body(
     definition_json: bytes,
     audio: AudioSource | None,
     *,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> Body:
     """The ``multipart/form-data`` body of ``Transcriptions_Transcribe``.
 

@@ -76,7 +76,7 @@ def test_repr_never_shows_the_key() -> None:
     c = SpeechClient("https://eastus.api.cognitive.microsoft.com", key="super-secret-key")
     assert "super-secret-key" not in repr(c)
     assert "super-secret-key" not in repr(vars(c))
-    assert "super-secret-key" not in repr(vars(c._transport.auth))
+    assert "super-secret-key" not in repr(vars(c._api.transport.auth))
 
 
 async def test_unopened_and_closed_client_raise(emulator: SpeechEmulator, sample_wav) -> None:

@@ -1,4 +1,4 @@
-"""Caches and ids of the fast-transcription path never change what is checked or sent."""
+"""Options are checked on every call, and ids never repeat."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ async def test_a_list_changed_between_calls_is_checked_again(client: SpeechClien
 def test_client_request_ids_are_unique_uuids() -> None:
     import uuid
 
-    from speechrest._http import unique_id
+    from speechrest._ids import unique_id
 
     ids = [unique_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)

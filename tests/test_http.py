@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,21 +9,9 @@ import pytest
 from aiohttp import web
 
 from speechrest import SpeechClient, errors
-from speechrest._http import parse_retry_after
 from speechrest.testing import SpeechEmulator
 
 pytestmark = pytest.mark.anyio
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after({}) is None
-    assert parse_retry_after({"retry-after": "3"}) == 3.0
-    assert parse_retry_after({"retry-after": "0.5"}) == 0.5
-    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    date = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 28 <= (parse_retry_after({"retry-after": date}) or 0) <= 30
-    assert parse_retry_after({"retry-after": "soon"}) is None
-    assert parse_retry_after({"retry-after": "-5"}) == 0.0
 
 
 class Script:

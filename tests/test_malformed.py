@@ -192,7 +192,7 @@ async def test_error_statuses_with_odd_bodies(
     client: SpeechClient, emulator: SpeechEmulator, sample_wav, body: bytes
 ) -> None:
     emulator.faults.add(Fault.malformed_json(body, status=502), times=None)
-    client._transport.config = attrs.evolve(client._transport.config, backoff_base=0.001)
+    client = client.with_options(backoff_base=0.001)
     with pytest.raises(InternalServerError) as caught:
         await client.transcribe(sample_wav)
     assert caught.value.status == 502

@@ -9,12 +9,13 @@ import anyio
 import pytest
 
 from speechrest._polling import Polled, PollPolicy, WaitOutcome, poll_many
+from speechrest._retry import RetryPolicy
 from speechrest.errors import InternalServerError, NotFoundError
 from speechrest.types import Status
 
 pytestmark = pytest.mark.anyio
 
-POLICY = PollPolicy(initial_interval=0.01, min_interval=0.0, max_interval=0.05)
+POLICY = PollPolicy(initial_interval=0.01, min_interval=0.0, max_interval=0.2)
 
 
 async def collect(ids, poll, *, concurrency: int = 4, policy: PollPolicy = POLICY):
@@ -26,7 +27,8 @@ async def collect(ids, poll, *, concurrency: int = 4, policy: PollPolicy = POLIC
                 poll,
                 send,
                 policy=policy,
-                limiter=anyio.CapacityLimiter(concurrency),
+                retry=RetryPolicy(backoff_base=0.001),
+                concurrency=concurrency,
                 failure=lambda entity: RuntimeError(f"{entity} failed"),
             )
         )
@@ -54,7 +56,25 @@ async def test_polls_never_sooner_than_retry_after_and_slots_only_while_polling(
     assert peak == 4  # bounded, yet 20 jobs were waiting at once
     for times in calls.values():
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert all(g >= 0.08 for g in gaps), gaps  # Retry-After wins over max_interval
+        assert all(g >= 0.08 for g in gaps), gaps  # never sooner than Retry-After
+
+
+async def test_retry_after_is_bounded_by_the_policy_as_in_wait() -> None:
+    """A Retry-After beyond ``max_interval`` is capped there, as ``wait()`` caps it: a
+    hostile or broken server cannot park a wait for hours."""
+    calls: dict[str, list[float]] = defaultdict(list)
+
+    async def poll(job_id: str) -> Polled[str]:
+        calls[job_id].append(anyio.current_time())
+        done = len(calls[job_id]) == 3
+        status = Status.SUCCEEDED if done else Status.RUNNING
+        return Polled(entity=job_id, status=status, retry_after=None if done else 100_000.0)
+
+    with anyio.fail_after(5):
+        outcomes = await collect(["a", "b"], poll)
+    assert all(o.ok for o in outcomes)
+    for times in calls.values():
+        assert all(b - a < 1 for a, b in itertools.pairwise(times))
 
 
 async def test_failures_transient_retried_others_reported() -> None:

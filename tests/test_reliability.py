@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import attrs
 import pytest
 from aiohttp import web
 
@@ -44,10 +43,8 @@ TRANSIENT = [
 
 
 def quick(client: SpeechClient, **config: Any) -> SpeechClient:
-    """Shrink the client's backoff so that retry tests run in milliseconds."""
-    transport = client._transport
-    transport.config = attrs.evolve(transport.config, **{"backoff_base": 0.01, **config})
-    return client
+    """A view of the client with a short backoff, so that retry tests run in milliseconds."""
+    return client.with_options(**{"backoff_base": 0.01, **config})
 
 
 class Hashing:
@@ -101,7 +98,7 @@ async def test_every_transient_fault_is_retried_and_the_upload_is_complete(
         emulator.faults.add(fault, operation="Transcriptions_Transcribe")
     expected = hashlib.sha256(big_wav.read_bytes()).hexdigest()
     async with SpeechClient(emulator.endpoint, key=emulator.key, read_timeout=0.2) as client:
-        quick(client, max_retries=len(TRANSIENT))
+        client = quick(client, max_retries=len(TRANSIENT))
         for _ in TRANSIENT:  # each call meets one fault, then succeeds
             source = _source(big_wav, kind)
             result = await client.transcribe(source)
@@ -149,7 +146,7 @@ async def test_a_one_shot_source_is_not_retried_after_a_broken_upload(
         SpeechClient(emulator.endpoint, key=emulator.key) as client,
         anyio.create_task_group() as tg,
     ):
-        quick(client)
+        client = quick(client)
         if kind == "pipe":
             read_fd, write_fd = os.pipe()
             source: Any = open(read_fd, "rb")  # noqa: SIM115 - closed below
@@ -213,7 +210,7 @@ async def test_retry_after_over_the_cap_is_surfaced(emulator, sample_wav) -> Non
 async def test_retries_are_bounded_in_count(emulator, sample_wav, fault) -> None:
     emulator.faults.add(fault, times=None)
     async with SpeechClient(emulator.endpoint, key=emulator.key, max_retries=4) as client:
-        quick(client)
+        client = quick(client)
         with pytest.raises((InternalServerError, APIConnectionError)):
             await client.transcribe(sample_wav)
     assert attempts(emulator) == 5
@@ -239,8 +236,9 @@ async def test_random_faults_every_input_gets_its_transcript(wav_file) -> None:
         SpeechEmulator(faults=plan) as emulator,
         SpeechClient(emulator.endpoint, key=emulator.key, max_retries=8) as client,
     ):
-        quick(client)
-        outcomes = [o async for o in client.transcribe_many(paths, concurrency=8)]
+        client = quick(client)
+        async with client.transcribe_many(paths, concurrency=8) as stream:
+            outcomes = [o async for o in stream]
     assert sorted(o.index for o in outcomes) == list(range(60))
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
     assert {o.result.text for o in outcomes if o.result} == {
@@ -275,11 +273,11 @@ class Creator:
 
 
 async def _create(client: SpeechClient) -> Any:
-    return await client._transport.request(
+    return await client.transcriptions._api.request(
         "POST",
         "/transcriptions:submit",
         operation="Transcriptions_Submit",
-        json_body={"displayName": "job"},
+        json={"displayName": "job"},
         creates=True,
     )
 
@@ -305,7 +303,7 @@ async def test_a_creating_post_is_never_duplicated(
     runner, port = await creator.serve()
     try:
         async with SpeechClient(f"http://127.0.0.1:{port}", key="k", read_timeout=0.3) as c:
-            quick(c)
+            c = quick(c)
             if retried:
                 response = await _create(c)
                 assert response.status == 201
@@ -325,7 +323,7 @@ async def test_a_creating_post_is_retried_when_the_connection_was_refused() -> N
         port = s.getsockname()[1]
     creator = Creator(FaultPlan())
     async with SpeechClient(f"http://127.0.0.1:{port}", key="k") as client:
-        quick(client, backoff_base=0.4)  # the first retry comes after 0.2-0.4 s
+        client = quick(client, backoff_base=0.4)  # the first retry comes after 0.2-0.4 s
 
         async def late_start() -> None:
             await anyio.sleep(0.05)
@@ -371,7 +369,7 @@ async def test_the_service_holds_exactly_one_entity_after_a_faulted_create(
     create, listing = CREATORS[operation]
     emulator.faults.add(fault, operation=operation)
     async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
-        quick(client)
+        client = quick(client)
         if retried:
             await create(client)
         else:

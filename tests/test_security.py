@@ -97,7 +97,7 @@ async def emulator() -> AsyncIterator[SpeechEmulator]:
 
 
 def _quick(client: SpeechClient) -> SpeechClient:
-    client._transport.config = attrs.evolve(client._transport.config, backoff_base=0.001)
+    client = client.with_options(backoff_base=0.001)
     return client
 
 
@@ -179,11 +179,12 @@ async def test_the_key_is_not_in_reprs_or_pickles() -> None:
     import pickle
 
     client = SpeechClient("https://eastus.api.cognitive.microsoft.com", key=KEY)
-    for obj in (client, client._transport, client._transport.auth, client._transport.auth.key):
+    auth = client._api.transport.auth
+    for obj in (client, client._api, client._api.transport, auth, auth._key):
         assert KEY not in repr(obj) and KEY not in str(obj)
-    assert KEY not in repr(vars(client._transport.auth))
+    assert KEY not in repr(vars(auth))
     with pytest.raises(TypeError):
-        pickle.dumps(client._transport.auth.key)
+        pickle.dumps(auth._key)
 
 
 # -- the key goes only to the configured endpoint -------------------------------------------
@@ -234,7 +235,7 @@ async def test_no_credentials_to_absolute_urls_elsewhere(
             recorder.base + "/speechtotext/transcriptions/x",
             recorder.base.replace("localhost", "127.0.0.1") + "/speechtotext/models/y",
         ):
-            await client._transport.request("GET", url, operation="Transcriptions_Get")
+            await client.transcriptions._api.request("GET", url, operation="Transcriptions_Get")
     assert len(recorder.seen) == 2
     assert recorder.credentials_seen() == []
     assert all("api-version" not in p for p, _ in recorder.seen)

@@ -79,7 +79,7 @@ async def test_stalled_response_raises_timeout(emulator: SpeechEmulator, wav_fil
     ) as client:
         with anyio.fail_after(SAFETY), pytest.raises(APITimeoutError, match="waiting"):
             await client.transcribe(wav_file())
-        assert client._transport.connector_stats()["acquired"] == 0
+        assert client.stats().connections_in_use == 0
         # The client is still usable, and the stalled connection was not pooled.
         assert (await client.transcribe(wav_file())).text == "Hello world."
 
@@ -103,7 +103,7 @@ async def test_stalled_upload_is_detected(emulator: SpeechEmulator) -> None:
     ) as client:
         with anyio.fail_after(SAFETY), pytest.raises(APITimeoutError, match="upload"):
             await client.transcribe(audio)
-        assert client._transport.connector_stats()["acquired"] == 0
+        assert client.stats().connections_in_use == 0
 
 
 async def test_slow_but_progressing_upload_is_not_cut_off(tmp_path: Path) -> None:

@@ -208,7 +208,6 @@ class _Job:
             error = outcome.error
             self.sink.failure(outcome.source, one_line(error), error_json(error))
         else:
-            assert outcome.result is not None
             self.sink.result(outcome.source, outcome.result)
 
 

@@ -1,22 +1,21 @@
-"""What every resource class shares: requests through the transport, and paging."""
+"""What every resource class shares: the client's API (:class:`Api`), and paging."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .._convert import structure, unstructure
-from .._http import Body, Response
+from .._convert import page_fields, structure, unstructure
+from .._http import Body, Response, Transport
+from .._limits import ClientLimits
 from .._polling import Polled, PollPolicy, wait_until_terminal
+from .._retry import RetryPolicy
 from ..errors import OperationFailedError, ResponseValidationError
 from ..types import Status
 
-if TYPE_CHECKING:
-    from .._client import SpeechClient
-
-__all__ = ["AsyncPager", "Page", "Resource"]
+__all__ = ["Api", "AsyncPager", "Page", "Resource"]
 
 T = TypeVar("T")
 
@@ -29,13 +28,16 @@ class Page(Generic[T]):
     next_link: str | None
 
 
-class Resource:
-    """Base of the operation-group classes (``client.transcriptions`` and friends)."""
+@attrs.frozen
+class Api:
+    """What a resource needs of its client: the transport, the client-wide limits and the
+    retry policy of this view of the client (see ``SpeechClient.with_options``)."""
 
-    def __init__(self, client: SpeechClient) -> None:
-        self._client = client
+    transport: Transport
+    limits: ClientLimits
+    retry: RetryPolicy
 
-    def _call(
+    def request(
         self,
         method: str,
         target: str,
@@ -47,22 +49,37 @@ class Resource:
         creates: bool = False,
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
+        expect: str = "json",
     ) -> Coroutine[Any, Any, Response]:
         """Send a request; model instances in ``json`` are unstructured to the wire form.
-        ``authenticated=False`` sends no credentials (for SAS URLs such as ``contentUrl``).
-        (A plain function returning the transport's coroutine: one frame less per call.)"""
-        return self._client._transport.request(
+        ``authenticated=False`` sends no credentials (for SAS URLs such as ``contentUrl``)."""
+        return self.transport.request(
             method,
             target,
             operation=operation,
+            retry=self.retry,
+            gate=self.limits.gate(operation),
             params=params,
             json_body=unstructure(json) if json is not None else None,
             body=body,
             creates=creates,
             headers=headers,
-            max_retries=self._client._max_retries,
             authenticated=authenticated,
+            expect=expect,
         )
+
+    def reference(self, path: str) -> str:
+        """The absolute URL of an API path with ``api-version``, as entities refer to
+        each other (``{"self": ...}``)."""
+        url = self.transport.url(path)
+        return str(url.with_query({"api-version": self.transport.api_version}))
+
+
+class Resource:
+    """Base of the operation-group classes (``client.transcriptions`` and friends)."""
+
+    def __init__(self, api: Api) -> None:
+        self._api = api
 
     async def _fetch(
         self,
@@ -76,7 +93,7 @@ class Resource:
         creates: bool = False,
     ) -> T:
         """Send a request and structure its JSON body as ``cls``."""
-        response = await self._call(
+        response = await self._api.request(
             method, target, operation=operation, params=params, json=json, creates=creates
         )
         return structure(response.data, cls, operation, response.request_id)
@@ -105,7 +122,7 @@ class Resource:
 
     async def _poll(self, target: str, cls: type[T], *, operation: str) -> Polled[T]:
         """One status poll: ``GET target`` structured as ``cls``, with its Retry-After."""
-        response = await self._call("GET", target, operation=operation)
+        response = await self._api.request("GET", target, operation=operation)
         entity = structure(response.data, cls, operation, response.request_id)
         status = getattr(entity, "status", None)
         if not isinstance(status, Status):
@@ -140,7 +157,7 @@ class Resource:
         operation: str,
         params: Mapping[str, Any] | None = None,
     ) -> AsyncPager[T]:
-        return AsyncPager(self, target, cls, operation=operation, params=params or {})
+        return AsyncPager(self._api, target, cls, operation=operation, params=params or {})
 
 
 class AsyncPager(Generic[T]):
@@ -152,14 +169,14 @@ class AsyncPager(Generic[T]):
 
     def __init__(
         self,
-        resource: Resource,
+        api: Api,
         target: str,
         cls: type[T],
         *,
         operation: str,
         params: Mapping[str, Any],
     ) -> None:
-        self._resource = resource
+        self._api = api
         self._target = target
         self._cls = cls
         self._operation = operation
@@ -170,23 +187,20 @@ class AsyncPager(Generic[T]):
         target: str | None = self._target
         params: Mapping[str, Any] | None = self._params
         while target is not None:
-            response = await self._resource._call(
+            response = await self._api.request(
                 "GET", target, operation=self._operation, params=params
             )
-            data = response.data
-            if not isinstance(data, dict) or not isinstance(data.get("values"), list):
+            page = page_fields(response.data)
+            if page is None:
                 raise ResponseValidationError(
                     self._operation,
                     ["expected an object with a 'values' list @ $"],
                     request_id=response.request_id,
                 )
-            values = [
-                structure(v, self._cls, self._operation, response.request_id)
-                for v in data["values"]
-            ]
-            next_link = data.get("@nextLink")
-            yield Page(values=values, next_link=next_link if isinstance(next_link, str) else None)
-            target = next_link if isinstance(next_link, str) and next_link else None
+            items, next_link = page
+            values = [structure(v, self._cls, self._operation, response.request_id) for v in items]
+            yield Page(values=values, next_link=next_link)
+            target = next_link
             params = None  # the next link already carries skip, top, filter and api-version
 
     def __aiter__(self) -> AsyncIterator[T]:

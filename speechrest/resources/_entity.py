@@ -7,34 +7,23 @@ An entity can be named by its id, its URL or the entity object itself (anything 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import attrs
-from yarl import URL
 
-from .._convert import structure
+from .. import _checks as check
+from .._convert import query, structure
 from .._polling import PollPolicy
 from ..errors import InvalidInputError, OperationFailedError
 from ..types import EntityReference, File
 from ..types._common import _id_from_url
 from ._base import AsyncPager, Resource
 
-__all__ = [
-    "EntityRef",
-    "EntityResource",
-    "HasSelf",
-    "check_custom_properties",
-    "check_locale",
-    "check_name",
-    "entity_id",
-]
+__all__ = ["EntityRef", "EntityResource", "HasSelf", "entity_id", "list_query", "sas_minutes"]
 
 T = TypeVar("T")
 
-MAX_CUSTOM_PROPERTIES = 10
-MAX_PROPERTY_KEY = 64
-MAX_PROPERTY_VALUE = 256
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
@@ -70,71 +59,24 @@ def entity_id(value: object, what: str) -> str:
     return _uuid(_id_from_url(text) if "://" in text else text, what)
 
 
-def check_name(value: object, what: str = "display_name") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} must be a non-empty string; got {value!r}")
-    return value
-
-
-def check_locale(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or value != value.strip():
-        raise InvalidInputError(
-            f"locale must be a non-empty locale name such as 'en-US'; got {value!r}"
-        )
-    return value
-
-
-def check_text(value: object, what: str) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"{what} must be a string; got {type(value).__name__}")
-    return value
-
-
-def check_custom_properties(value: object) -> dict[str, str] | None:
-    """At most 10 string entries; keys up to 64 characters, values up to 256."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(
-            f"custom_properties must be a dict of strings; got {type(value).__name__}"
-        )
-    if len(value) > MAX_CUSTOM_PROPERTIES:
-        raise InvalidInputError(
-            f"custom_properties holds at most {MAX_CUSTOM_PROPERTIES} entries; got {len(value)}"
-        )
-    for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise InvalidInputError(
-                f"custom_properties keys and values must be strings; got {key!r}: {item!r}"
-            )
-        if not key or len(key) > MAX_PROPERTY_KEY:
-            raise InvalidInputError(
-                f"custom_properties keys must be 1 to {MAX_PROPERTY_KEY} characters; got {key!r}"
-            )
-        if len(item) > MAX_PROPERTY_VALUE:
-            raise InvalidInputError(
-                f"custom_properties value of {key!r} is {len(item)} characters; "
-                f"at most {MAX_PROPERTY_VALUE} are allowed"
-            )
-    return dict(value)
-
-
-def _check_int(value: object, what: str, low: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidInputError(f"{what} must be an integer >= {low}; got {value!r}")
-    return value
-
-
-def list_params(skip: object, top: object, filter: object) -> dict[str, Any]:
-    """The query of a list operation, checked."""
+def list_query(skip: object, top: object, filter: object) -> dict[str, Any]:
+    """The query of a list operation, checked, with its wire names."""
     if filter is not None and (not isinstance(filter, str) or not filter.strip()):
         raise InvalidInputError(
             f"filter must be a non-empty expression such as \"status eq 'Succeeded'\"; "
             f"got {filter!r}"
         )
-    return {"skip": _check_int(skip, "skip", 0), "top": _check_int(top, "top", 1), "filter": filter}
+    return query(
+        skip=check.optional(check.integer, skip, "skip", 0),
+        top=check.optional(check.integer, top, "top", 1),
+        filter=filter,
+    )
+
+
+def sas_minutes(value: object, low: int = 0) -> dict[str, Any]:
+    """The query that sets how long the SAS links of files stay valid."""
+    minutes = check.optional(check.integer, value, "sas_lifetime_minutes", low)
+    return query(sas_lifetime_minutes=minutes)
 
 
 class EntityResource(Resource):
@@ -154,14 +96,12 @@ class EntityResource(Resource):
             )
         text = raw.strip()
         if "://" in text:
-            url = URL(text)
-            if url.scheme not in ("http", "https") or not url.host:
-                raise InvalidInputError(f"{what} must be an http(s) URL; got {text!r}")
+            check.http_url(text, what)
             _uuid(_id_from_url(text), what)
             return EntityReference(self_=text)
-        transport = self._client._transport
-        target = transport.url(f"{path or self._path}/{_uuid(text, what)}")
-        return EntityReference(self_=str(target.with_query({"api-version": transport.api_version})))
+        return EntityReference(
+            self_=self._api.reference(f"{path or self._path}/{_uuid(text, what)}")
+        )
 
     def _opt_ref(self, value: object, what: str, path: str | None = None) -> EntityReference | None:
         return None if value is None else self._ref(value, what, path)
@@ -184,13 +124,13 @@ class EntityResource(Resource):
         target = self._target(value, what)
         if all(getattr(body, a.name) is None for a in attrs.fields(type(body))):
             raise InvalidInputError("nothing to update: give at least one field to change")
-        response = await self._call(
+        response = await self._api.request(
             "PATCH", target, operation=operation, json=body, headers=MERGE_PATCH
         )
         return structure(response.data, cls, operation, response.request_id)
 
     async def _delete(self, value: object, operation: str, what: str) -> None:
-        await self._call("DELETE", self._target(value, what), operation=operation)
+        await self._api.request("DELETE", self._target(value, what), operation=operation)
 
     def _list(
         self,
@@ -201,10 +141,10 @@ class EntityResource(Resource):
         skip: int | None = None,
         top: int | None = None,
         filter: str | None = None,
-        **params: Any,
+        extra: dict[str, Any] | None = None,
     ) -> AsyncPager[T]:
-        query = {**list_params(skip, top, filter), **params}
-        return self._pager(target or self._path, cls, operation=operation, params=query)
+        params = {**list_query(skip, top, filter), **(extra or {})}
+        return self._pager(target or self._path, cls, operation=operation, params=params)
 
     def _list_files(
         self,
@@ -224,7 +164,7 @@ class EntityResource(Resource):
             skip=skip,
             top=top,
             filter=filter,
-            sasLifetimeMinutes=_check_int(sas_lifetime_minutes, "sas_lifetime_minutes", 0),
+            extra=sas_minutes(sas_lifetime_minutes),
         )
 
     async def _get_file(
@@ -236,7 +176,7 @@ class EntityResource(Resource):
         sas_lifetime_minutes: int | None,
     ) -> File:
         target = self._target(value, what, f"/files/{entity_id(file, 'file')}")
-        params = {"sasLifetimeMinutes": _check_int(sas_lifetime_minutes, "sas_lifetime_minutes", 0)}
+        params = sas_minutes(sas_lifetime_minutes)
         return await self._fetch("GET", target, File, operation=operation, params=params)
 
     async def _locales(self, operation: str) -> list[str]:

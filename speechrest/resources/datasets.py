@@ -9,7 +9,10 @@ from collections.abc import Callable, Sequence
 
 import anyio
 
+from .. import _checks as check
+from .._convert import query
 from .._http import Body
+from .._limits import bounded_map, first_error
 from .._polling import PollPolicy
 from .._upload import MAX_BLOCK_SIZE, FileBlock, file_blocks
 from ..errors import InvalidInputError, SpeechRestError
@@ -24,15 +27,7 @@ from ..types import (
     UploadedBlocks,
 )
 from ._base import AsyncPager
-from ._entity import (
-    EntityRef,
-    EntityResource,
-    check_custom_properties,
-    check_locale,
-    check_name,
-    check_text,
-    entity_id,
-)
+from ._entity import EntityRef, EntityResource, entity_id
 
 __all__ = ["Datasets", "block_id"]
 
@@ -42,19 +37,6 @@ DEFAULT_UPLOAD_CONCURRENCY = 4
 def block_id(index: int) -> str:
     """The Base64 block id of the ``index``-th block (the same length for every block)."""
     return base64.b64encode(f"{index:010d}".encode()).decode()
-
-
-def _kind(kind: object) -> DatasetKind:
-    try:
-        return DatasetKind.parse(kind, "kind")
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from None
-
-
-def _url(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-        raise InvalidInputError(f"{what} must be an http(s) URL; got {value!r}")
-    return value
 
 
 class Datasets(EntityResource):
@@ -87,13 +69,13 @@ class Datasets(EntityResource):
         custom_properties: dict[str, str] | None,
     ) -> Dataset:
         return Dataset(
-            display_name=check_name(display_name),
-            locale=check_locale(locale),
-            kind=_kind(kind),
-            content_url=None if content_url is None else _url(content_url, "content_url"),
-            description=check_text(description, "description"),
+            display_name=check.name(display_name),
+            locale=check.locale(locale),
+            kind=check.enum(kind, DatasetKind, "kind"),
+            content_url=check.optional(check.http_url, content_url, "content_url"),
+            description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
         )
 
     async def create(
@@ -144,8 +126,7 @@ class Datasets(EntityResource):
             display_name, locale, kind, None, description, project, custom_properties
         )
         blocks = file_blocks(path, block_size)
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError(f"concurrency must be a positive integer; got {concurrency!r}")
+        check.positive(concurrency, "concurrency")
         dataset = await self._create(body, Dataset, "Datasets_Create")
         try:
             await self._upload_blocks(dataset.id, blocks, concurrency, on_progress)
@@ -163,30 +144,29 @@ class Datasets(EntityResource):
         concurrency: int,
         on_progress: Callable[[int], object] | None,
     ) -> None:
-        limiter = anyio.CapacityLimiter(concurrency)
         done = 0
 
-        async def one(block: FileBlock) -> None:
+        async def one(_: int, block: FileBlock) -> int:
+            await self._put_block(dataset, block_id(block.index), block.body)
+            return block.size
+
+        async def progress(size: int) -> None:
             nonlocal done
-            async with limiter:
-                await self._put_block(dataset, block_id(block.index), block.body)
-            done += block.size
+            done += size
             if on_progress is not None:
                 on_progress(done)
 
         try:
-            async with anyio.create_task_group() as tg:
-                for block in blocks:
-                    tg.start_soon(one, block)
+            await bounded_map(blocks, one, concurrency, progress)
         except BaseExceptionGroup as group:
-            raise _first_error(group) from None
+            raise first_error(group) from None
 
     async def _put_block(self, dataset: str, block: str, body: Body) -> None:
-        await self._call(
+        await self._api.request(
             "PUT",
             f"/datasets/{dataset}/blocks",
             operation="Datasets_UploadBlock",
-            params={"blockid": block},
+            params=query(block_id=block),
             body=body,
         )
 
@@ -227,7 +207,7 @@ class Datasets(EntityResource):
             for b in blocks
         ]
         target = self._target(dataset, "dataset", "/blocks:commit")
-        await self._call(
+        await self._api.request(
             "POST", target, operation="Datasets_CommitBlocks", json=entries, creates=True
         )
 
@@ -246,10 +226,10 @@ class Datasets(EntityResource):
     ) -> Dataset:
         """Change the given fields of a dataset (``Datasets_Update``)."""
         body = DatasetUpdate(
-            display_name=None if display_name is None else check_name(display_name),
-            description=check_text(description, "description"),
+            display_name=check.optional(check.name, display_name),
+            description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
         )
         return await self._update(dataset, body, Dataset, "Datasets_Update", "dataset")
 
@@ -308,14 +288,3 @@ def _block(value: object) -> str:
     if len(raw) > 64:
         raise InvalidInputError(f"a block id holds at most 64 bytes before encoding; got {value!r}")
     return value
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first real failure inside a task group's exception group."""
-    cancelled = anyio.get_cancelled_exc_class()
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if not isinstance(exc, cancelled):
-            return exc
-    return group

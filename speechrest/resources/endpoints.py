@@ -5,26 +5,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 
+from .. import _checks as check
 from .._polling import PollPolicy
-from ..errors import InvalidInputError
 from ..types import Endpoint, EndpointProperties, EndpointPropertiesUpdate, EndpointUpdate
 from ._base import AsyncPager
-from ._entity import (
-    EntityRef,
-    EntityResource,
-    check_custom_properties,
-    check_locale,
-    check_name,
-    check_text,
-)
+from ._entity import EntityRef, EntityResource
 
 __all__ = ["Endpoints"]
-
-
-def _flag(value: object, what: str) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidInputError(f"{what} must be True or False; got {value!r}")
-    return value
 
 
 class Endpoints(EntityResource):
@@ -62,15 +49,17 @@ class Endpoints(EntityResource):
         """
         body = Endpoint(
             model=self._ref(model, "model", "/models"),
-            locale=check_locale(locale),
-            display_name=check_name(display_name),
-            description=check_text(description, "description"),
+            locale=check.locale(locale),
+            display_name=check.name(display_name),
+            description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
             properties=(
                 None
                 if logging_enabled is None
-                else EndpointProperties(logging_enabled=_flag(logging_enabled, "logging_enabled"))
+                else EndpointProperties(
+                    logging_enabled=check.optional(check.flag, logging_enabled, "logging_enabled")
+                )
             ),
         )
         return await self._create(body, Endpoint, "Endpoints_Create")
@@ -93,16 +82,16 @@ class Endpoints(EntityResource):
         """Change the given fields of an endpoint (``Endpoints_Update``). A new ``model``
         is deployed in place; ``logging_enabled`` is sent as
         ``properties.contentLoggingEnabled``."""
-        flag = _flag(logging_enabled, "logging_enabled")
+        flag = check.optional(check.flag, logging_enabled, "logging_enabled")
         body = EndpointUpdate(
-            display_name=None if display_name is None else check_name(display_name),
-            description=check_text(description, "description"),
+            display_name=check.optional(check.name, display_name),
+            description=check.optional(check.text, description, "description"),
             model=self._opt_ref(model, "model", "/models"),
             properties=None
             if flag is None
             else EndpointPropertiesUpdate(content_logging_enabled=flag),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
         )
         return await self._update(endpoint, body, Endpoint, "Endpoints_Update", "endpoint")
 

@@ -5,17 +5,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 
+from .. import _checks as check
 from .._polling import PollPolicy
 from ..types import Evaluation, EvaluationUpdate, File
 from ._base import AsyncPager
-from ._entity import (
-    EntityRef,
-    EntityResource,
-    check_custom_properties,
-    check_locale,
-    check_name,
-    check_text,
-)
+from ._entity import EntityRef, EntityResource
 
 __all__ = ["Evaluations"]
 
@@ -59,11 +53,11 @@ class Evaluations(EntityResource):
             model1=self._ref(model1, "model1", "/models"),
             model2=self._ref(model2, "model2", "/models"),
             dataset=self._ref(dataset, "dataset", "/datasets"),
-            locale=check_locale(locale),
-            display_name=check_name(display_name),
-            description=check_text(description, "description"),
+            locale=check.locale(locale),
+            display_name=check.name(display_name),
+            description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
         )
         return await self._create(body, Evaluation, "Evaluations_Create")
 
@@ -82,10 +76,10 @@ class Evaluations(EntityResource):
     ) -> Evaluation:
         """Change the given fields of an evaluation (``Evaluations_Update``)."""
         body = EvaluationUpdate(
-            display_name=None if display_name is None else check_name(display_name),
-            description=check_text(description, "description"),
+            display_name=check.optional(check.name, display_name),
+            description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
         )
         return await self._update(evaluation, body, Evaluation, "Evaluations_Update", "evaluation")
 

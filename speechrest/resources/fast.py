@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import itertools
+import difflib
 import json
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Hashable,
-    Iterable,
-    Sequence,
-    Sized,
-)
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from collections.abc import AsyncIterable, Callable, Iterable
+from typing import Any, Generic, TypeVar
 
-import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .. import _checks as check
 from .._convert import structure, unstructure
+from .._limits import OutcomeStream, bounded_map, send
 from .._upload import AudioInput, multipart_body, prepare_audio
 from ..errors import InvalidInputError
 from ..types import (
@@ -32,360 +21,220 @@ from ..types import (
     ProfanityFilterMode,
     TranscribeDefinition,
     TranscribeDiarizationProperties,
+    TranscribeOptions,
     TranscribeResult,
 )
 from ._base import Resource
 
-if TYPE_CHECKING:
-    from .._client import SpeechClient
+opt = check.optional
 
-__all__ = ["FastTranscription", "OutcomeStream", "TranscribeOutcome"]
+__all__ = ["FastTranscription", "TranscribeOutcome", "build_definition"]
 
-T = TypeVar("T")
 S = TypeVar("S")
+OPERATION = "Transcriptions_Transcribe"
+_OPTIONS = frozenset(TranscribeOptions.__annotations__)
 
 
 @attrs.frozen(kw_only=True)
 class TranscribeOutcome(Generic[S]):
-    """One input's outcome in :meth:`SpeechClient.transcribe_many`."""
+    """One input's outcome in :meth:`SpeechClient.transcribe_many`.
+
+    ``if item.ok: item.result.text`` (``result`` raises the input's error when it failed).
+    """
 
     source: S
     """The input as given."""
     index: int
     """Position of the input in the sequence given."""
-    result: TranscribeResult | None = None
-    """The transcript, when it succeeded."""
     error: BaseException | None = None
-    """Why it failed, when it failed."""
+    """Why it failed, when it failed; None when it succeeded."""
+    _result: TranscribeResult | None = attrs.field(default=None, alias="result", repr=False)
 
     @property
     def ok(self) -> bool:
+        """Whether the input was transcribed."""
         return self.error is None
 
+    @property
+    def result(self) -> TranscribeResult:
+        """The transcript; raises the input's :attr:`error` when it failed."""
+        if self.error is not None:
+            raise self.error
+        assert self._result is not None
+        return self._result
 
-def build_definition(
-    *,
-    audio_url: str | None = None,
-    locales: Sequence[str] | str | None = None,
-    diarization: bool | None = None,
-    max_speakers: int | None = None,
-    channels: Sequence[int] | None = None,
-    profanity_filter_mode: ProfanityFilterMode | str | None = None,
-    phrase_list: Sequence[str] | None = None,
-    phrase_list_weight: float | None = None,
-    enhanced_mode: bool | EnhancedModeProperties | None = None,
-    models: dict[str, str] | None = None,
-    definition: TranscribeDefinition | None = None,
-) -> TranscribeDefinition:
-    """Merge keyword options over ``definition`` and check them; raises InvalidInputError."""
-    d = definition or TranscribeDefinition()
-    if not isinstance(d, TranscribeDefinition):
+
+def build_definition(audio_url: str | None, options: TranscribeOptions) -> TranscribeDefinition:
+    """The request definition of ``options`` (merged over ``options["definition"]``),
+    checked; raises :class:`InvalidInputError` before anything is sent."""
+    _check_names(options)
+    base = options.get("definition") or TranscribeDefinition()
+    if not isinstance(base, TranscribeDefinition):
         raise InvalidInputError("definition= must be a speechrest.types.TranscribeDefinition")
     changes: dict[str, Any] = {}
     if audio_url is not None:
         changes["audio_url"] = audio_url
-    if locales is not None:
-        locs = [locales] if isinstance(locales, str) else list(locales)
-        if not locs or not all(isinstance(x, str) and x.strip() for x in locs):
-            raise InvalidInputError(
-                f"locales must be non-empty locale names such as 'en-US'; got {locales!r}"
-            )
-        changes["locales"] = locs
-    if diarization is not None or max_speakers is not None:
-        base = d.diarization or TranscribeDiarizationProperties()
-        enabled = diarization if diarization is not None else True
-        if max_speakers is not None and diarization is False:
-            raise InvalidInputError("max_speakers= was given but diarization=False")
-        changes["diarization"] = attrs.evolve(
-            base,
-            enabled=enabled,
-            max_speakers=max_speakers if max_speakers is not None else base.max_speakers,
-        )
-    if channels is not None:
-        changes["channels"] = list(channels)
-    if profanity_filter_mode is not None:
-        try:
-            changes["profanity_filter_mode"] = ProfanityFilterMode.parse(
-                profanity_filter_mode, "profanity_filter_mode"
-            )
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from None
-    if phrase_list is not None or phrase_list_weight is not None:
-        base_pl = d.phrase_list or PhraseListProperties()
-        if isinstance(phrase_list, str):
-            raise InvalidInputError("phrase_list= must be a list of phrases, not one string")
-        changes["phrase_list"] = attrs.evolve(
-            base_pl,
-            phrases=list(phrase_list) if phrase_list is not None else base_pl.phrases,
-            biasing_weight=(
-                phrase_list_weight if phrase_list_weight is not None else base_pl.biasing_weight
-            ),
-        )
-    if enhanced_mode is not None:
+    if "locales" in options:
+        changes["locales"] = options["locales"]
+    if "channels" in options:
+        changes["channels"] = options["channels"]
+    if "profanity_filter_mode" in options:
+        changes["profanity_filter_mode"] = options["profanity_filter_mode"]
+    if "models" in options:
+        changes["models"] = options["models"]
+    if "diarization" in options or "max_speakers" in options:
+        changes["diarization"] = _diarization(base.diarization, options)
+    if "phrase_list" in options or "phrase_list_weight" in options:
+        changes["phrase_list"] = _phrase_list(base.phrase_list, options)
+    if "enhanced_mode" in options:
+        mode = options["enhanced_mode"]
         changes["enhanced_mode"] = (
-            EnhancedModeProperties(enabled=enhanced_mode)
-            if isinstance(enhanced_mode, bool)
-            else enhanced_mode
+            EnhancedModeProperties(enabled=mode) if isinstance(mode, bool) else mode
         )
-    if models is not None:
-        changes["models"] = dict(models)
-    d = attrs.evolve(d, **changes)
-    _check_definition(d)
-    return d
+    return checked_definition(attrs.evolve(base, **changes))
 
 
-def _check_definition(d: TranscribeDefinition) -> None:
-    if d.channels is not None:
-        if len(d.channels) > 2:
-            raise InvalidInputError(
-                f"at most 2 channels can be transcribed separately; got {d.channels}"
-            )
-        if any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in d.channels):
-            raise InvalidInputError(f"channels are 0-based integers; got {d.channels}")
-        if len(set(d.channels)) != len(d.channels):
-            raise InvalidInputError(f"channels must not repeat; got {d.channels}")
-    if d.diarization is not None and d.diarization.max_speakers is not None:
-        n = d.diarization.max_speakers
-        if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 35:
-            raise InvalidInputError(f"max_speakers must be between 2 and 35; got {n!r}")
-    if d.profanity_filter_mode is not None:
-        try:
-            ProfanityFilterMode.parse(d.profanity_filter_mode, "profanity_filter_mode")
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from None
-    phrases = d.phrase_list.phrases if d.phrase_list is not None else None
-    if phrases is not None and not all(isinstance(p, str) and p for p in phrases):
-        raise InvalidInputError("phrase_list entries must be non-empty strings")
-    if d.audio_url is not None and not str(d.audio_url).startswith(("https://", "http://")):
-        raise InvalidInputError(f"audio_url must be an http(s) URL; got {d.audio_url!r}")
+def checked_definition(d: TranscribeDefinition) -> TranscribeDefinition:
+    """``d`` with every field checked and normalised (lists, known enum values)."""
+    return attrs.evolve(
+        d,
+        audio_url=opt(check.http_url, d.audio_url, "audio_url"),
+        locales=opt(check.locales, d.locales),
+        channels=opt(check.channels, d.channels, 2),
+        profanity_filter_mode=opt(
+            check.enum, d.profanity_filter_mode, ProfanityFilterMode, "profanity_filter_mode"
+        ),
+        models=opt(_models, d.models),
+        diarization=opt(_checked_diarization, d.diarization),
+        phrase_list=opt(_checked_phrase_list, d.phrase_list),
+        enhanced_mode=opt(_checked_enhanced_mode, d.enhanced_mode),
+    )
 
 
-class FastTranscription(Resource):
-    """``client.transcribe`` and ``client.transcribe_many``."""
-
-    def __init__(self, client: SpeechClient) -> None:
-        super().__init__(client)
-        self._definitions: dict[Hashable, bytes] = {}
-        """Serialized definitions of recent calls, by their options (see _options_key)."""
-
-    def definition_json(
-        self, audio: AudioInput | None, audio_url: str | None, options: dict[str, Any]
-    ) -> bytes:
-        """Check the arguments of ``transcribe`` and return the serialized definition; the
-        same options as a recent call (plain values only) reuse that call's bytes."""
-        if (audio is None) == (audio_url is None) and not (
-            audio is None and (options.get("definition") or TranscribeDefinition()).audio_url
-        ):
-            raise InvalidInputError(
-                "give exactly one of audio (a path, bytes, a binary file or an async iterable "
-                "of bytes) or audio_url="
-            )
-        key = _options_key(audio_url, options)
-        cache = self._definitions
-        cached = cache.get(key) if key is not None else None
-        if cached is None:
-            cached = _definition_json(build_definition(audio_url=audio_url, **options))
-            if key is not None:
-                if len(cache) >= _DEFINITION_CACHE_SIZE:
-                    cache.pop(next(iter(cache)))  # the oldest entry
-                cache[key] = cached
-        return cached
-
-    async def transcribe(
-        self,
-        audio: AudioInput | None,
-        definition_json: bytes,
-        on_progress: Callable[[int], None] | None,
-    ) -> TranscribeResult:
-        source = prepare_audio(audio) if audio is not None else None
-        body = multipart_body(definition_json, source, on_progress=on_progress)
-        try:
-            client = self._client  # (the transport directly: this is the hot path)
-            response = await client._transport.request(
-                "POST",
-                "/transcriptions:transcribe",
-                operation="Transcriptions_Transcribe",
-                body=body,
-                max_retries=client._max_retries,
-            )
-        finally:
-            if source is not None and source.rewind is not None:
-                source.rewind()  # a caller's file is left where the caller had it
-        return structure(
-            response.data, TranscribeResult, "Transcriptions_Transcribe", response.request_id
+def _check_names(options: TranscribeOptions) -> None:
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        name = sorted(unknown)[0]
+        close = difflib.get_close_matches(name, _OPTIONS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InvalidInputError(
+            f"unknown option {name!r}{hint}; the options are {', '.join(sorted(_OPTIONS))}"
         )
 
-    def transcribe_many(
-        self,
-        sources: Iterable[S] | AsyncIterable[S],
-        *,
-        concurrency: int = 8,
-        **options: Any,
-    ) -> OutcomeStream[TranscribeOutcome[S]]:
-        """Transcribe many sources at once; yield one outcome per source as each completes."""
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError(f"concurrency must be a positive integer; got {concurrency!r}")
-        # Checked now, not once per source; built and serialized once for all of them.
-        on_progress = options.pop("on_progress", None)
-        definition_json = _definition_json(build_definition(**options))
-        per_source = "audio_url" in options  # definition_json() explains why that is refused
-        audio_url = options.pop("audio_url", None)
 
-        async def one(index: int, source: S) -> TranscribeOutcome[S]:
-            try:
-                if per_source or source is None:
-                    checked = self.definition_json(source, audio_url, options)  # type: ignore[arg-type]
-                    result = await self.transcribe(source, checked, on_progress)  # type: ignore[arg-type]
-                else:
-                    result = await self.transcribe(source, definition_json, on_progress)  # type: ignore[arg-type]
-            except Exception as exc:  # one failure never stops the others
-                return TranscribeOutcome(source=source, index=index, error=exc)
-            return TranscribeOutcome(source=source, index=index, result=result)
+def _diarization(
+    base: TranscribeDiarizationProperties | None, options: TranscribeOptions
+) -> TranscribeDiarizationProperties:
+    base = base or TranscribeDiarizationProperties()
+    enabled = options.get("diarization", True)
+    max_speakers = options.get("max_speakers", base.max_speakers)
+    if "max_speakers" in options and enabled is False:
+        raise InvalidInputError("max_speakers= was given but diarization=False")
+    return attrs.evolve(base, enabled=enabled, max_speakers=max_speakers)
 
-        return OutcomeStream(_fan_out(sources, one, concurrency), buffer=concurrency)
+
+def _checked_diarization(d: TranscribeDiarizationProperties) -> TranscribeDiarizationProperties:
+    return attrs.evolve(
+        d,
+        enabled=opt(check.flag, d.enabled, "diarization"),
+        max_speakers=opt(check.max_speakers, d.max_speakers),
+    )
+
+
+def _phrase_list(
+    base: PhraseListProperties | None, options: TranscribeOptions
+) -> PhraseListProperties:
+    base = base or PhraseListProperties()
+    return attrs.evolve(
+        base,
+        phrases=options.get("phrase_list", base.phrases),  # type: ignore[arg-type]
+        biasing_weight=options.get("phrase_list_weight", base.biasing_weight),
+    )
+
+
+def _checked_phrase_list(p: PhraseListProperties) -> PhraseListProperties:
+    return attrs.evolve(
+        p,
+        phrases=opt(check.strings, p.phrases, "phrase_list", "['Contoso']"),
+        biasing_weight=opt(check.number, p.biasing_weight, "phrase_list_weight"),
+    )
+
+
+def _checked_enhanced_mode(e: object) -> EnhancedModeProperties:
+    if not isinstance(e, EnhancedModeProperties):
+        raise InvalidInputError(
+            "enhanced_mode must be True, False or a speechrest.types.EnhancedModeProperties"
+        )
+    return attrs.evolve(e, enabled=opt(check.flag, e.enabled, "enhanced_mode.enabled"))
+
+
+def _models(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise InvalidInputError("models must be a dict of locale -> custom model URL")
+    return {check.locale(k): check.http_url(v, f"models[{k!r}]") for k, v in value.items()}
 
 
 def _definition_json(definition: TranscribeDefinition) -> bytes:
     return json.dumps(unstructure(definition), separators=(",", ":")).encode()
 
 
-_DEFINITION_CACHE_SIZE = 64
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+class FastTranscription(Resource):
+    """``client.transcribe`` and ``client.transcribe_many``."""
 
+    def definition_json(
+        self, audio: AudioInput | None, audio_url: str | None, options: TranscribeOptions
+    ) -> bytes:
+        """Check the arguments of ``transcribe``; return the serialized definition."""
+        definition = build_definition(audio_url, options)
+        if (audio is None) == (definition.audio_url is None):
+            raise InvalidInputError(
+                "give exactly one of audio (a path, bytes, a binary file, an async file or an "
+                "async iterable of bytes) or audio_url="
+            )
+        return _definition_json(definition)
 
-def _options_key(audio_url: str | None, options: dict[str, Any]) -> Hashable | None:
-    """A cache key for keyword options made of plain values (scalars, or lists and tuples
-    of scalars), or None when some option is anything else (models, a definition...).
-
-    Each value's type is part of the key: ``True == 1`` and ``2 == 2.0`` must not share a
-    definition that was checked for only one of them.
-    """
-    key: list[Hashable] = [(type(audio_url), audio_url)]
-    for name, value in options.items():
-        kind = type(value)
-        if kind in _PLAIN:
-            key.append((name, kind, value))
-        elif kind is list or kind is tuple:
-            types = tuple(map(type, value))
-            if not _PLAIN.issuperset(types):
-                return None
-            key.append((name, kind, types, tuple(value)))
-        else:
-            return None
-    return tuple(key)
-
-
-def _fan_out(
-    items: Iterable[S] | AsyncIterable[S],
-    work: Callable[[int, S], Awaitable[T]],
-    concurrency: int,
-) -> Callable[[MemoryObjectSendStream[T]], Coroutine[Any, Any, None]]:
-    """A producer running ``work`` on each item with at most ``concurrency`` in flight.
-
-    ``concurrency`` workers each take the next item when they are free: no task, limiter
-    token or lock per item (an async iterable is read under a lock, one item at a time).
-    """
-
-    async def run(send: MemoryObjectSendStream[T]) -> None:
-        counter = itertools.count()
-        next_item: Callable[[], Awaitable[tuple[int, S] | None]]
-        if isinstance(items, AsyncIterable):
-            iterator = aiter(items)
-            lock = anyio.Lock()
-
-            async def next_item() -> tuple[int, S] | None:
-                async with lock:
-                    try:
-                        return next(counter), await anext(iterator)
-                    except StopAsyncIteration:
-                        return None
-
-        else:
-            sync_iterator = iter(items)
-
-            async def next_item() -> tuple[int, S] | None:
-                for item in sync_iterator:
-                    return next(counter), item
-                return None
-
-        async def worker() -> None:
-            while (pulled := await next_item()) is not None:
-                outcome = await work(*pulled)
-                try:
-                    send.send_nowait(outcome)  # no extra loop turn while the buffer has room
-                except anyio.WouldBlock:
-                    await send.send(outcome)
-
-        workers = min(concurrency, len(items)) if isinstance(items, Sized) else concurrency
-        async with send, anyio.create_task_group() as tg:
-            for _ in range(workers):
-                tg.start_soon(worker)
-
-    return run
-
-
-class OutcomeStream(AsyncIterator[T]):
-    """Results of a fan-out, in completion order.
-
-    The work runs in a task owned by this stream. Leaving the ``async for`` loop early
-    cancels the work still in flight: when the consumer is cancelled while it waits for the
-    next outcome, at once; after ``break`` or an exception in the loop body,
-    deterministically when the stream is used as ``async with`` or closed with ``aclose()``,
-    otherwise as soon as the stream is garbage-collected.
-    """
-
-    def __init__(
+    async def transcribe(
         self,
-        produce: Callable[[MemoryObjectSendStream[T]], Coroutine[Any, Any, None]],
-        *,
-        buffer: int,
-    ) -> None:
-        self._send, self._receive = anyio.create_memory_object_stream[T](buffer)
-        self._produce = produce
-        self._task: asyncio.Task[None] | None = None
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> T:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._produce(self._send))
+        audio: AudioInput | None,
+        definition_json: bytes,
+        on_progress: Callable[[int], object] | None,
+    ) -> TranscribeResult:
+        source = prepare_audio(audio) if audio is not None else None
+        body = multipart_body(definition_json, source, on_progress=on_progress)
         try:
+            response = await self._api.request(
+                "POST", "/transcriptions:transcribe", operation=OPERATION, body=body
+            )
+        finally:
+            if source is not None and source.rewind is not None:
+                source.rewind()  # a caller's file is left where the caller had it
+        return structure(response.data, TranscribeResult, OPERATION, response.request_id)
+
+    def transcribe_many(
+        self,
+        sources: Iterable[S] | AsyncIterable[S],
+        *,
+        concurrency: int,
+        on_progress: Callable[[int], object] | None,
+        options: TranscribeOptions,
+    ) -> OutcomeStream[TranscribeOutcome[S]]:
+        """Transcribe many sources at once; yield one outcome per source as each completes."""
+        check.positive(concurrency, "concurrency")
+        if not isinstance(sources, AsyncIterable):
+            check.iterable(sources, "sources", "['a.wav', 'b.wav']")
+        definition_json = _definition_json(build_definition(None, options))  # checked once
+
+        async def one(index: int, source: S) -> TranscribeOutcome[S]:
             try:
-                return self._receive.receive_nowait()  # no extra loop turn when one is ready
-            except anyio.WouldBlock:
-                return await self._receive.receive()
-        except anyio.EndOfStream:
-            await self._task  # re-raises a failure of the producer itself
-            raise StopAsyncIteration from None
-        except anyio.ClosedResourceError:
-            raise StopAsyncIteration from None
-        except asyncio.CancelledError:
-            # The consumer is being cancelled while it waits: it will not take more
-            # outcomes, so the work in flight is cancelled too, now rather than at GC.
-            if not self._task.done():
-                self._task.cancel()
-            raise
+                result = await self.transcribe(source, definition_json, on_progress)  # type: ignore[arg-type]
+            except Exception as exc:  # one failure never stops the others
+                return TranscribeOutcome(source=source, index=index, error=exc)
+            return TranscribeOutcome(source=source, index=index, result=result)
 
-    async def aclose(self) -> None:
-        """Cancel the work still in flight and wait until it has stopped."""
-        task = self._task
-        if task is None:
-            self._send.close()
-        else:
-            if not task.done():
-                task.cancel()
-            with anyio.CancelScope(shield=True), contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._receive.close()
+        async def produce(stream: MemoryObjectSendStream[TranscribeOutcome[S]]) -> None:
+            async def emit(outcome: TranscribeOutcome[S]) -> None:
+                await send(stream, outcome)
 
-    async def __aenter__(self) -> Self:
-        return self
+            await bounded_map(sources, one, concurrency, emit)
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    def __del__(self) -> None:
-        task = self._task
-        if task is not None and not task.done():
-            task.cancel()
+        return OutcomeStream(produce, buffer=concurrency, usage="client.transcribe_many(...)")

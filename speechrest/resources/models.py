@@ -5,7 +5,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
+from .. import _checks as check
 from .._convert import structure
 from .._polling import PollPolicy
 from ..errors import InvalidInputError
@@ -22,16 +24,8 @@ from ..types import (
 )
 from ..types._common import _id_from_url
 from ._base import AsyncPager
-from ._entity import (
-    EntityRef,
-    EntityResource,
-    _check_int,
-    check_custom_properties,
-    check_locale,
-    check_name,
-    check_text,
-    entity_id,
-)
+from ._entity import EntityRef, EntityResource, entity_id, sas_minutes
+from .operations import Operations
 
 __all__ = ["Models"]
 
@@ -39,16 +33,14 @@ _BASE = "/models/base"
 _ARM_MARKER = "/providers/microsoft.cognitiveservices/accounts/"
 
 
-def _sas_minutes(value: object) -> int:
-    """``sasLifetimeMinutes``, which the manifest operations require."""
+def _manifest_query(value: object) -> dict[str, Any]:
+    """The query of the manifest operations, which require ``sasLifetimeMinutes``."""
     if value is None:
         raise InvalidInputError(
             "sas_lifetime_minutes is required for manifests: how many minutes the returned "
             "file URLs stay valid, e.g. sas_lifetime_minutes=360"
         )
-    checked = _check_int(value, "sas_lifetime_minutes", 1)
-    assert checked is not None
-    return checked
+    return sas_minutes(value, low=1)
 
 
 def _check_resource_id(value: object, what: str) -> str:
@@ -124,7 +116,7 @@ class Models(EntityResource):
             target,
             ModelManifest,
             operation="Models_GetBaseModelManifest",
-            params={"sasLifetimeMinutes": _sas_minutes(sas_lifetime_minutes)},
+            params=_manifest_query(sas_lifetime_minutes),
         )
 
     # -- custom models ---------------------------------------------------------------------
@@ -162,10 +154,10 @@ class Models(EntityResource):
                 f"custom_model_weight_percent must be an integer from 1 to 100; got {weight!r}"
             )
         body = CustomModel(
-            display_name=check_name(display_name),
-            locale=check_locale(locale),
-            description=check_text(description, "description"),
-            custom_properties=check_custom_properties(custom_properties),
+            display_name=check.name(display_name),
+            locale=check.locale(locale),
+            description=check.optional(check.text, description, "description"),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
             base_model=self._opt_ref(base_model, "base_model", _BASE),
             datasets=refs,
             project=self._opt_ref(project, "project", "/projects"),
@@ -193,10 +185,10 @@ class Models(EntityResource):
         """Change a custom model's name, description, project or custom properties
         (``Models_Update``)."""
         body = ModelUpdate(
-            display_name=None if display_name is None else check_name(display_name),
-            description=check_text(description, "description"),
+            display_name=check.optional(check.name, display_name),
+            description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
         )
         return await self._update(model, body, CustomModel, "Models_Update", "model")
 
@@ -238,7 +230,7 @@ class Models(EntityResource):
             self._target(model, "model", "/manifest"),
             ModelManifest,
             operation="Models_GetCustomModelManifest",
-            params={"sasLifetimeMinutes": _sas_minutes(sas_lifetime_minutes)},
+            params=_manifest_query(sas_lifetime_minutes),
         )
 
     async def wait(
@@ -279,7 +271,7 @@ class Models(EntityResource):
         ``client.operations.wait()`` (or use :meth:`copy_and_wait`)."""
         target = self._target(model, "model", ":copy")
         body = _check_authorization(authorization)
-        response = await self._call(
+        response = await self._api.request(
             "POST", target, operation="Models_Copy", json=body, creates=True
         )
         if response.data is None and response.headers.get("operation-location"):
@@ -299,7 +291,8 @@ class Models(EntityResource):
         (``Operations_GetModelCopy``). ``result.link`` of the returned operation is the
         new model's URL on the target resource."""
         operation = await self.copy(model, authorization)
-        return await self._client.operations.wait(operation, policy=policy, on_status=on_status)
+        operations = Operations(self._api)
+        return await operations.wait(operation, policy=policy, on_status=on_status)
 
     # -- listing (last: ``list`` shadows the builtin in the class body) --------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 
+from .. import _checks as check
 from ..types import (
     CustomModel,
     Dataset,
@@ -14,14 +15,7 @@ from ..types import (
     Transcription,
 )
 from ._base import AsyncPager
-from ._entity import (
-    EntityRef,
-    EntityResource,
-    check_custom_properties,
-    check_locale,
-    check_name,
-    check_text,
-)
+from ._entity import EntityRef, EntityResource
 
 __all__ = ["Projects"]
 
@@ -54,11 +48,13 @@ class Projects(EntityResource):
     ) -> Project:
         """Create a project (``Projects_Create``)."""
         body = Project(
-            display_name=check_name(display_name),
-            locale=check_locale(locale),
-            description=check_text(description, "description"),
-            custom_properties=check_custom_properties(custom_properties),
-            foundry_project_name=check_text(foundry_project_name, "foundry_project_name"),
+            display_name=check.name(display_name),
+            locale=check.locale(locale),
+            description=check.optional(check.text, description, "description"),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
+            foundry_project_name=check.optional(
+                check.text, foundry_project_name, "foundry_project_name"
+            ),
         )
         return await self._create(body, Project, "Projects_Create")
 
@@ -77,10 +73,12 @@ class Projects(EntityResource):
     ) -> Project:
         """Change the given fields of a project (``Projects_Update``)."""
         body = ProjectUpdate(
-            display_name=None if display_name is None else check_name(display_name),
-            description=check_text(description, "description"),
-            custom_properties=check_custom_properties(custom_properties),
-            foundry_project_name=check_text(foundry_project_name, "foundry_project_name"),
+            display_name=check.optional(check.name, display_name),
+            description=check.optional(check.text, description, "description"),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
+            foundry_project_name=check.optional(
+                check.text, foundry_project_name, "foundry_project_name"
+            ),
         )
         return await self._update(project, body, Project, "Projects_Update", "project")
 

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import anyio
-from yarl import URL
+import attrs
 
+from .. import _checks as check
 from .._convert import structure
+from .._limits import OutcomeStream
 from .._polling import Polled, PollPolicy, WaitOutcome, poll_many
 from ..errors import InvalidInputError, ResponseValidationError, TranscriptionFailedError
 from ..types import (
@@ -28,24 +29,13 @@ from ..types import (
     TranscriptionReport,
     TranscriptionResultFile,
     TranscriptionUpdate,
-    WireEnum,
 )
 from ._base import AsyncPager
-from ._entity import (
-    EntityRef,
-    EntityResource,
-    check_custom_properties,
-    check_locale,
-    check_name,
-    check_text,
-    entity_id,
-)
-from .fast import OutcomeStream
+from ._entity import EntityRef, EntityResource, entity_id
 
 __all__ = ["Transcriptions"]
 
 T = TypeVar("T")
-E = TypeVar("E", bound=WireEnum)
 
 MAX_CONTENT_URLS = 1000
 MIN_TTL_HOURS, MAX_TTL_HOURS = 6, 744
@@ -53,36 +43,11 @@ MAX_CONTINUOUS_CANDIDATES = 10
 WHAT = "transcription"
 
 
-def _http_url(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{what} must be a URL string; got {type(value).__name__}")
-    url = URL(value.strip())
-    if url.scheme not in ("http", "https") or not url.host:
-        raise InvalidInputError(f"{what} must be an absolute http(s) URL; got {value[:80]!r}")
-    return value.strip()
-
-
-def _enum(cls: type[E], value: object, what: str) -> E | None:
-    if value is None:
-        return None
-    try:
-        return cls.parse(value, what)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from None
-
-
-def _flag(value: object, what: str) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidInputError(f"{what} must be True or False; got {value!r}")
-    return value
-
-
 def _content_urls(value: object) -> list[str]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidInputError(
-            "content_urls must be a list of audio URLs (wrap a single URL in a list)"
-        )
-    urls = [_http_url(u, "each of content_urls") for u in value]
+    urls = [
+        check.http_url(u, "each of content_urls")
+        for u in check.items(value, "content_urls", "['https://.../a.wav?<SAS>']")
+    ]
     if not 1 <= len(urls) <= MAX_CONTENT_URLS:
         raise InvalidInputError(
             f"content_urls must hold 1 to {MAX_CONTENT_URLS} URLs; got {len(urls)}: "
@@ -91,67 +56,32 @@ def _content_urls(value: object) -> list[str]:
     return urls
 
 
-def _ttl(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"time_to_live_hours must be an integer; got {value!r}")
-    if not MIN_TTL_HOURS <= value <= MAX_TTL_HOURS:
-        raise InvalidInputError(
-            f"time_to_live_hours must be {MIN_TTL_HOURS} to {MAX_TTL_HOURS} (31 days); got {value}"
-        )
-    return value
-
-
-def _channels(value: object) -> list[int] | None:
-    if value is None:
-        return None
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidInputError(f"channels must be a list of 0-based integers; got {value!r}")
-    channels = list(value)
-    if (
-        not channels
-        or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in channels)
-        or len(set(channels)) != len(channels)
-    ):
-        raise InvalidInputError(
-            f"channels must be distinct 0-based integers such as [0, 1]; got {value!r}"
-        )
-    return channels
-
-
 def _diarization(enabled: object, max_speakers: object) -> DiarizationProperties | None:
     if enabled is None and max_speakers is None:
         return None
-    _flag(enabled, "diarization")
-    if max_speakers is not None:
-        if isinstance(max_speakers, bool) or not isinstance(max_speakers, int):
-            raise InvalidInputError(f"max_speakers must be an integer; got {max_speakers!r}")
-        if not 2 <= max_speakers <= 35:
-            raise InvalidInputError(f"max_speakers must be between 2 and 35; got {max_speakers}")
-        if enabled is False:
-            raise InvalidInputError("max_speakers= was given but diarization=False")
-    return DiarizationProperties(enabled=enabled is not False, max_speakers=max_speakers)
+    check.optional(check.flag, enabled, "diarization")
+    speakers = check.optional(check.max_speakers, max_speakers)
+    if speakers is not None and enabled is False:
+        raise InvalidInputError("max_speakers= was given but diarization=False")
+    return DiarizationProperties(enabled=enabled is not False, max_speakers=speakers)
 
 
 def _language_identification(value: object) -> LanguageIdentificationProperties | None:
     if value is None:
         return None
-    if isinstance(value, LanguageIdentificationProperties):
-        lid = value
-    elif isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidInputError(
-            "language_identification must be a list of candidate locales such as "
-            "['en-US', 'de-DE'], or a LanguageIdentificationProperties"
+    lid = (
+        value
+        if isinstance(value, LanguageIdentificationProperties)
+        else LanguageIdentificationProperties(
+            candidate_locales=check.items(
+                value, "language_identification", "['en-US', 'de-DE'] (or its properties)"
+            )
         )
-    else:
-        lid = LanguageIdentificationProperties(candidate_locales=list(value))
-    candidates = lid.candidate_locales
-    if not isinstance(candidates, list) or not all(
-        isinstance(c, str) and c.strip() for c in candidates
-    ):
-        raise InvalidInputError(
-            f"candidate locales must be locale names such as 'en-US'; got {candidates!r}"
-        )
-    mode = _enum(LanguageIdentificationMode, lid.mode, "language identification mode")
+    )
+    candidates = check.locales(lid.candidate_locales)
+    mode = check.optional(
+        check.enum, lid.mode, LanguageIdentificationMode, "language identification mode"
+    )
     if len(candidates) < 2 or (
         mode != LanguageIdentificationMode.SINGLE and len(candidates) > MAX_CONTINUOUS_CANDIDATES
     ):
@@ -159,7 +89,7 @@ def _language_identification(value: object) -> LanguageIdentificationProperties 
             f"language identification needs 2 to {MAX_CONTINUOUS_CANDIDATES} candidate locales "
             f"(more only in Single mode); got {len(candidates)}"
         )
-    return lid
+    return attrs.evolve(lid, candidate_locales=candidates, mode=mode)
 
 
 class Transcriptions(EntityResource):
@@ -217,36 +147,37 @@ class Transcriptions(EntityResource):
             )
         if display_name is None:
             display_name = f"speechrest batch {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        opt = check.optional
         properties = TranscriptionProperties(
-            time_to_live_hours=_ttl(time_to_live_hours),
-            word_level_timestamps_enabled=_flag(word_level_timestamps, "word_level_timestamps"),
-            display_form_word_level_timestamps_enabled=_flag(
-                display_form_word_level_timestamps, "display_form_word_level_timestamps"
+            time_to_live_hours=check.integer(
+                time_to_live_hours, "time_to_live_hours", MIN_TTL_HOURS, MAX_TTL_HOURS
             ),
-            channels=_channels(channels),
-            punctuation_mode=_enum(PunctuationMode, punctuation_mode, "punctuation_mode"),
-            profanity_filter_mode=_enum(
-                ProfanityFilterMode, profanity_filter_mode, "profanity_filter_mode"
+            word_level_timestamps_enabled=opt(
+                check.flag, word_level_timestamps, "word_level_timestamps"
             ),
-            destination_container_url=(
-                None
-                if destination_container_url is None
-                else _http_url(destination_container_url, "destination_container_url")
+            display_form_word_level_timestamps_enabled=opt(
+                check.flag, display_form_word_level_timestamps, "display_form_word_level_timestamps"
+            ),
+            channels=opt(check.channels, channels),
+            punctuation_mode=opt(check.enum, punctuation_mode, PunctuationMode, "punctuation_mode"),
+            profanity_filter_mode=opt(
+                check.enum, profanity_filter_mode, ProfanityFilterMode, "profanity_filter_mode"
+            ),
+            destination_container_url=opt(
+                check.http_url, destination_container_url, "destination_container_url"
             ),
             language_identification=_language_identification(language_identification),
             diarization=_diarization(diarization, max_speakers),
         )
         body = Transcription(
-            display_name=check_name(display_name),
-            locale=check_locale(locale),
+            display_name=check.name(display_name),
+            locale=check.locale(locale),
             properties=properties,
-            description=check_text(description, "description"),
-            custom_properties=check_custom_properties(custom_properties),
-            content_urls=None if content_urls is None else _content_urls(content_urls),
-            content_container_url=(
-                None
-                if content_container_url is None
-                else _http_url(content_container_url, "content_container_url")
+            description=check.optional(check.text, description, "description"),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
+            content_urls=opt(_content_urls, content_urls),
+            content_container_url=opt(
+                check.http_url, content_container_url, "content_container_url"
             ),
             dataset=self._opt_ref(dataset, "dataset", "/datasets"),
             model=self._opt_ref(model, "model", "/models"),
@@ -300,10 +231,10 @@ class Transcriptions(EntityResource):
         """Change the given fields of a job (``Transcriptions_Update``); a merge patch, so
         the fields left out are unchanged."""
         body = TranscriptionUpdate(
-            display_name=None if display_name is None else check_name(display_name),
-            description=check_text(description, "description"),
+            display_name=check.optional(check.name, display_name),
+            description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
-            custom_properties=check_custom_properties(custom_properties),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
         )
         return await self._update(transcription, body, Transcription, "Transcriptions_Update", WHAT)
 
@@ -403,7 +334,7 @@ class Transcriptions(EntityResource):
                 "download", [f"the file {file.name!r} has no links.contentUrl"]
             )
         operation = f"download of {file.name or 'a file'}"
-        response = await self._call("GET", url, operation=operation, authenticated=False)
+        response = await self._api.request("GET", url, operation=operation, authenticated=False)
         return structure(response.data, cls, operation, response.request_id)
 
     # -- waiting ---------------------------------------------------------------------------
@@ -455,14 +386,16 @@ class Transcriptions(EntityResource):
         One scheduler serves every job: each is polled when its ``Retry-After`` has passed
         (never sooner), with at most ``concurrency`` requests in flight. Nothing is kept
         but the ids, so a wait can be resumed in another process from the ids alone.
-        Leaving the loop early cancels the polls in flight (deterministically with
-        ``async with`` or ``aclose()``). Bound the wait with ``anyio.fail_after``.
+        Iterate it inside ``async with``: leaving the block early cancels the polls in
+        flight. Bound the wait with ``anyio.fail_after``::
+
+            async with client.transcriptions.wait_many(jobs) as outcomes:
+                async for done in outcomes:
+                    ...
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError(f"concurrency must be a positive integer; got {concurrency!r}")
-        if isinstance(transcriptions, str):
-            raise InvalidInputError("wait_many takes a list of jobs; use wait() for one job")
-        ids = builtins.list(dict.fromkeys(entity_id(t, WHAT) for t in transcriptions))
+        check.positive(concurrency, "concurrency")
+        jobs = check.items(transcriptions, "transcriptions", "[job1, job2] (use wait() for one)")
+        ids = builtins.list(dict.fromkeys(entity_id(t, WHAT) for t in jobs))
 
         async def poll(job_id: str) -> Polled[Transcription]:
             return await self._poll(
@@ -477,7 +410,10 @@ class Transcriptions(EntityResource):
             ids,
             poll,
             policy=policy or PollPolicy(),
-            limiter=anyio.CapacityLimiter(concurrency),
+            retry=self._api.retry,
+            concurrency=concurrency,
             failure=failure,
         )
-        return OutcomeStream(produce, buffer=concurrency)
+        return OutcomeStream(
+            produce, buffer=concurrency, usage="client.transcriptions.wait_many(...)"
+        )

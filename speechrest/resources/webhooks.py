@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 from yarl import URL
 
+from .. import _checks as check
 from .._polling import PollPolicy
-from .._redact import redact_url
 from ..errors import InvalidInputError
 from ..types import (
     Status,
@@ -22,13 +22,7 @@ from ..types import (
     WebHookUpdate,
 )
 from ._base import AsyncPager
-from ._entity import (
-    EntityRef,
-    EntityResource,
-    check_custom_properties,
-    check_name,
-    check_text,
-)
+from ._entity import EntityRef, EntityResource
 
 __all__ = ["EventsInput", "WebHooks"]
 
@@ -57,23 +51,6 @@ def _events(value: object) -> WebHookEvents:
     return events
 
 
-def _web_url(value: object) -> str:
-    url = URL(value) if isinstance(value, str) else None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise InvalidInputError(
-            f"web_url must be an absolute http(s) URL the service can POST to; got "
-            f"{redact_url(value)!r}"
-        )
-    assert isinstance(value, str)
-    return value
-
-
-def _secret(value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidInputError("secret must be a string")
-    return value
-
-
 class WebHooks(EntityResource):
     """``client.webhooks``: register, inspect, update, ping and test web hooks.
 
@@ -97,12 +74,14 @@ class WebHooks(EntityResource):
         """Register ``web_url`` for ``events`` (``WebHooks_Create``). With a ``secret``
         every notification is signed (``X-MicrosoftSpeechServices-Signature``); check it
         with :func:`speechrest.webhooks.verify_signature`."""
-        url = _web_url(web_url)
+        url = check.http_url(web_url, "web_url")
         body = WebHook(
-            display_name=check_name(display_name or f"Notifications to {URL(url).host}"),
-            description=check_text(description, "description"),
-            custom_properties=check_custom_properties(custom_properties),
-            properties=WebHookProperties(secret=_secret(secret) or None),
+            display_name=check.name(display_name or f"Notifications to {URL(url).host}"),
+            description=check.optional(check.text, description, "description"),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
+            properties=WebHookProperties(
+                secret=check.optional(check.text, secret, "secret") or None
+            ),
             web_url=url,
             events=_events(events),
         )
@@ -126,11 +105,13 @@ class WebHooks(EntityResource):
         """Change a web hook (``WebHooks_Update``). Giving ``web_url`` (even the same one)
         makes the service challenge it again; ``secret=""`` stops signing."""
         body = WebHookUpdate(
-            display_name=None if display_name is None else check_name(display_name),
-            description=check_text(description, "description"),
-            web_url=None if web_url is None else _web_url(web_url),
-            custom_properties=check_custom_properties(custom_properties),
-            properties=None if secret is None else WebHookPropertiesUpdate(secret=_secret(secret)),
+            display_name=check.optional(check.name, display_name),
+            description=check.optional(check.text, description, "description"),
+            web_url=None if web_url is None else check.http_url(web_url, "web_url"),
+            custom_properties=check.optional(check.custom_properties, custom_properties),
+            properties=None
+            if secret is None
+            else WebHookPropertiesUpdate(secret=check.optional(check.text, secret, "secret")),
             events=None if events is None else _events(events),
         )
         return await self._update(hook, body, WebHook, "WebHooks_Update", "web hook")
@@ -141,12 +122,14 @@ class WebHooks(EntityResource):
 
     async def ping(self, hook: EntityRef) -> None:
         """Make the service send a ``ping`` event to the hook's URL (``WebHooks_Ping``)."""
-        await self._call("POST", self._target(hook, "web hook", ":ping"), operation="WebHooks_Ping")
+        await self._api.request(
+            "POST", self._target(hook, "web hook", ":ping"), operation="WebHooks_Ping"
+        )
 
     async def test(self, hook: EntityRef) -> bool:
         """Make the service send, for each registered event kind, the last entity that
         triggered it (``WebHooks_Test``). False when there was nothing to send."""
-        response = await self._call(
+        response = await self._api.request(
             "POST", self._target(hook, "web hook", ":test"), operation="WebHooks_Test"
         )
         return response.status != 204

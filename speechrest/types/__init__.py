@@ -81,6 +81,7 @@ from .transcribe import (
     PhraseListProperties,
     TranscribeDefinition,
     TranscribeDiarizationProperties,
+    TranscribeOptions,
     TranscribeResult,
     Word,
 )
@@ -133,6 +134,7 @@ __all__ = [
     "Status",
     "TranscribeDefinition",
     "TranscribeDiarizationProperties",
+    "TranscribeOptions",
     "TranscribeResult",
     "Transcription",
     "TranscriptionLinks",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 import attrs
 
@@ -19,6 +21,7 @@ __all__ = [
     "PhraseListProperties",
     "TranscribeDefinition",
     "TranscribeDiarizationProperties",
+    "TranscribeOptions",
     "TranscribeResult",
     "Word",
 ]
@@ -173,3 +176,31 @@ class TranscribeResult(_subtitles.Subtitles):
             )
             for p in self.phrases
         ]
+
+
+class TranscribeOptions(TypedDict, total=False):
+    """The recognition options of ``SpeechClient.transcribe`` and ``transcribe_many``, as
+    keyword arguments (all optional). Each sets a field of the request's
+    :class:`TranscribeDefinition`; ``definition`` gives a whole one that they are merged
+    over."""
+
+    locales: Sequence[str] | str
+    """Candidate locales, such as ``["en-US"]``; omit to detect the language."""
+    diarization: bool
+    """Tell speakers apart (``Phrase.speaker``)."""
+    max_speakers: int
+    """The most speakers to expect (2..35); turns diarization on."""
+    channels: Sequence[int]
+    """Transcribe these channels (0-based, at most 2) separately instead of merged."""
+    profanity_filter_mode: ProfanityFilterMode | str
+    """``None``, ``Removed``, ``Tags`` or ``Masked``."""
+    phrase_list: Sequence[str]
+    """Words and phrases the recognizer should favour."""
+    phrase_list_weight: float
+    """How strongly to favour them."""
+    enhanced_mode: bool | EnhancedModeProperties
+    """The enhanced (LLM-based) mode: True, or its properties (task, target language...)."""
+    models: Mapping[str, str]
+    """A custom model URL per locale."""
+    definition: TranscribeDefinition
+    """A whole definition; the other options are merged over it."""

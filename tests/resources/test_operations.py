@@ -82,7 +82,7 @@ async def test_copy_responses_carry_operation_location_and_retry_after(
 ) -> None:
     model = await trained(client, emulator)
     authorization = await client.models.authorize_copy(SOURCE)
-    response = await client.models._call(
+    response = await client.models._api.request(
         "POST", f"/models/{model.id}:copy", operation="Models_Copy", json=authorization
     )
     assert response.status == 202

@@ -61,14 +61,14 @@ CANDIDATES = ["ko-KR", "pt-BR", "zh-CN", "nl-NL", "sv-SE"]
     [
         ({}, "exactly one source"),
         ({"content_urls": GOOD, "content_container_url": "https://a.example/c"}, "exactly one"),
-        ({"content_urls": "https://a.example/a.wav"}, "wrap a single URL"),
+        ({"content_urls": "https://a.example/a.wav"}, "wrap a single value in a list"),
         ({"content_urls": []}, "1 to 1000"),
         ({"content_urls": [f"https://a.example/{i}" for i in range(1001)]}, "1 to 1000"),
         ({"content_urls": ["ftp://a.example/a.wav"]}, "http(s) URL"),
         ({"content_urls": GOOD, "locale": ""}, "locale"),
         ({"content_urls": GOOD, "display_name": " "}, "display_name"),
-        ({"content_urls": GOOD, "time_to_live_hours": 5}, "6 to 744"),
-        ({"content_urls": GOOD, "time_to_live_hours": 745}, "6 to 744"),
+        ({"content_urls": GOOD, "time_to_live_hours": 5}, "between 6 and 744"),
+        ({"content_urls": GOOD, "time_to_live_hours": 745}, "between 6 and 744"),
         ({"content_urls": GOOD, "max_speakers": 1}, "between 2 and 35"),
         ({"content_urls": GOOD, "max_speakers": 36}, "between 2 and 35"),
         ({"content_urls": GOOD, "max_speakers": 3, "diarization": False}, "diarization=False"),
@@ -77,7 +77,8 @@ CANDIDATES = ["ko-KR", "pt-BR", "zh-CN", "nl-NL", "sv-SE"]
         ({"content_urls": GOOD, "language_identification": ["en-US"]}, "2 to 10"),
         ({"content_urls": GOOD, "language_identification": [f"l{i}" for i in range(11)]},
          "2 to 10"),
-        ({"content_urls": GOOD, "language_identification": "en-US"}, "list of candidate"),
+        ({"content_urls": GOOD, "language_identification": "en-US"},
+         "language_identification must be a list"),
         ({"content_urls": GOOD, "punctuation_mode": "Loud"}, "punctuation_mode"),
         ({"content_urls": GOOD, "profanity_filter_mode": "masked"}, "profanity_filter_mode"),
         ({"content_urls": GOOD, "word_level_timestamps": "yes"}, "True or False"),
@@ -207,8 +208,9 @@ async def test_list_pages_and_filters(client: SpeechClient, wav_url) -> None:
     assert pages[0].next_link is not None and pages[1].next_link is None
     named = await client.transcriptions.list(filter="displayName eq 'job 1'").to_list()
     assert [j.id for j in named] == [jobs[1].id]
-    async for done in client.transcriptions.wait_many(jobs, policy=POLICY):
-        assert done.ok
+    async with client.transcriptions.wait_many(jobs, policy=POLICY) as stream:
+        async for done in stream:
+            assert done.ok
     succeeded = await client.transcriptions.list(filter="status eq 'Succeeded'").to_list()
     assert len(succeeded) == 3
     with pytest.raises(BadRequestError) as info:
@@ -310,8 +312,11 @@ async def test_wait_many_resumes_from_ids_in_a_new_client(
             for i in range(3)
         ]
     ids = [j.id for j in jobs]  # all a new process needs
-    async with SpeechClient(emulator.endpoint, key=emulator.key) as second:
-        done = [o async for o in second.transcriptions.wait_many(ids, policy=POLICY)]
+    async with (
+        SpeechClient(emulator.endpoint, key=emulator.key) as second,
+        second.transcriptions.wait_many(ids, policy=POLICY) as stream,
+    ):
+        done = [o async for o in stream]
     assert sorted(o.id for o in done) == sorted(ids) and all(o.ok for o in done)
 
 
@@ -323,7 +328,8 @@ async def test_wait_many_survives_transient_poll_failures(
     emulator.faults.add(Fault.unavailable(retry_after=0), operation="Transcriptions_Get", times=6)
     policy = PollPolicy(initial_interval=0.01, min_interval=0.01, max_interval=0.05)
     quick = client.with_options(max_retries=1)
-    (outcome,) = [o async for o in quick.transcriptions.wait_many([job], policy=policy)]
+    async with quick.transcriptions.wait_many([job], policy=policy) as stream:
+        (outcome,) = [o async for o in stream]
     assert outcome.ok and emulator.faults.injected["http_503"] == 6
 
 
@@ -332,8 +338,9 @@ async def test_wait_many_raises_when_credentials_are_refused(
 ) -> None:
     async with SpeechClient(emulator.endpoint, key="wrong") as client:
         with pytest.raises(AuthenticationError):
-            async for _ in client.transcriptions.wait_many([str(uuid.uuid4())], policy=POLICY):
-                pass
+            async with client.transcriptions.wait_many([str(uuid.uuid4())], policy=POLICY) as s:
+                async for _ in s:
+                    pass
 
 
 async def test_leaving_wait_many_early_stops_polling(
@@ -358,4 +365,5 @@ async def test_wait_many_checks_its_arguments(client: SpeechClient) -> None:
         client.transcriptions.wait_many(str(uuid.uuid4()))
     with pytest.raises(InvalidInputError, match="UUID"):
         client.transcriptions.wait_many(["nope"])
-    assert [o async for o in client.transcriptions.wait_many([])] == []
+    async with client.transcriptions.wait_many([]) as stream:
+        assert [o async for o in stream] == []

@@ -219,7 +219,7 @@ async def test_bad_input_is_refused_before_any_request(
 
 async def test_emulator_refuses_unknown_event_kinds(client: SpeechClient) -> None:
     with pytest.raises(BadRequestError) as error:
-        await client.webhooks._call(
+        await client.webhooks._api.request(
             "POST",
             "/webhooks",
             operation="WebHooks_Create",

@@ -1,0 +1,157 @@
+"""The retry policy: which failures are transient, how long to wait, and whether a request
+may be sent again. Pure decisions, no I/O: the transport and the pollers ask it, and it is
+tested without a server.
+
+Rules:
+
+* transient: a connection failure, or HTTP 408, 429, 500, 502, 503, 504;
+* a 429 that says the quota is exhausted will not clear by waiting: never retried;
+* the wait is the service's ``Retry-After`` (or ``retry-after-ms``) when it sends a valid
+  one, else an exponential backoff with jitter; a ``Retry-After`` longer than
+  ``max_retry_after`` is not waited out;
+* a request that creates something (``creates``) is sent again only when it provably did
+  not reach the service, or the service asked for it with 429/503 and a ``Retry-After``;
+* a body that can be sent only once (a one-shot stream) is never sent again once any of it
+  may have been read;
+* at most ``max_retries`` retries, and ``max_retry_time`` seconds of sleep, per call.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from collections.abc import Mapping
+
+import attrs
+
+from . import errors
+
+__all__ = [
+    "TRANSIENT_STATUSES",
+    "RetryPolicy",
+    "is_quota_error",
+    "is_transient",
+    "parse_retry_after",
+]
+
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_SAID_RETRY = frozenset({429, 503})
+"""Statuses with which the service asks for the request again (with a Retry-After)."""
+_NUMBER = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?", re.ASCII)
+"""A valid delay: plain ASCII digits, no sign, exponent, underscore, nan or inf."""
+_NOT_REPLAYABLE = (
+    "the request body is a one-shot stream (an async iterable, an async reader or a "
+    "non-seekable file) and cannot be sent again: pass a path, bytes or a seekable file "
+    "to get automatic retries"
+)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP
+    date). A value that is not a valid delay (``nan``, ``-1``, ``1e3``, ``1_000``...) counts
+    as absent, never as zero."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None and _NUMBER.fullmatch(ms.strip()):
+        return float(ms) / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if _NUMBER.fullmatch(value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT; a naive one cannot be compared safely
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def is_quota_error(error: errors.APIStatusError) -> bool:
+    """A 429 (or 403) that says the resource's quota is used up: waiting will not help."""
+    text = " ".join(filter(None, (error.code, error.inner_code, error.message)))
+    return "quota" in text.lower()
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` may clear if the same request is sent again later."""
+    if isinstance(error, errors.APIStatusError):
+        return error.status in TRANSIENT_STATUSES and not (
+            error.status == 429 and is_quota_error(error)
+        )
+    return isinstance(error, errors.APIConnectionError) and not isinstance(
+        error, errors.NotReplayableError
+    )
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How one call retries transient failures."""
+
+    max_retries: int = 3
+    """Retries after the first attempt."""
+    backoff_base: float = 0.5
+    """First backoff delay in seconds; doubles per attempt, with jitter."""
+    backoff_max: float = 8.0
+    """Largest backoff delay when the service sends no Retry-After."""
+    max_retry_after: float = 60.0
+    """A Retry-After longer than this is not waited out: the error is raised instead."""
+    max_retry_time: float = 120.0
+    """Total seconds of sleep between the retries of one call, at most."""
+
+    def backoff(self, attempt: int) -> float:
+        """The delay before retry ``attempt + 1`` without a Retry-After: exponential, with
+        jitter in its upper half (so that clients that failed together spread out)."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** min(attempt, 32))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+
+    def wait_for(self, error: BaseException, attempt: int) -> float | None:
+        """How long to wait before sending again after ``error``, whatever the request; or
+        None when waiting cannot help (not transient, or a Retry-After too long)."""
+        if not is_transient(error):
+            return None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is None:
+            return self.backoff(attempt)
+        return retry_after if retry_after <= self.max_retry_after else None
+
+    def decide(
+        self,
+        error: errors.SpeechRestError,
+        *,
+        attempt: int,
+        slept: float,
+        creates: bool = False,
+        replayable: bool = True,
+        reached_service: bool = True,
+    ) -> float | errors.SpeechRestError:
+        """After attempt number ``attempt`` (0 for the first) failed with ``error``: the
+        seconds to wait before sending the request again, or the error to raise.
+
+        ``reached_service`` is False when the request provably never reached the service
+        (the connection was refused or never established), so no byte of it was read.
+        """
+        delay = self.wait_for(error, attempt)
+        if delay is None or attempt >= self.max_retries or slept + delay > self.max_retry_time:
+            return error
+        if creates and reached_service and not _asked_to_retry(error):
+            return error  # it may have been created: sending it again could duplicate it
+        if not replayable and reached_service:
+            if isinstance(error, errors.APIConnectionError):
+                replacement = errors.NotReplayableError(f"{error}; {_NOT_REPLAYABLE}")
+                replacement.operation = error.operation
+                return replacement
+            error.add_note(f"not retried: {_NOT_REPLAYABLE}")
+            return error
+        return delay
+
+
+def _asked_to_retry(error: BaseException) -> bool:
+    return (
+        isinstance(error, errors.APIStatusError)
+        and error.status in _SAID_RETRY
+        and error.retry_after is not None
+    )
