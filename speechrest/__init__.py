@@ -2,8 +2,9 @@
 
 from . import errors, types
 from ._client import DEFAULT_API_VERSION, ClientStats, SpeechClient
-from ._convert import make_converter
+from ._convert import make_converter, unstructure
 from ._polling import PollPolicy, WaitOutcome
+from ._redact import redact_url
 from ._version import __version__
 from .errors import SpeechRestError
 from .resources import AsyncPager, OutcomeStream, Page, TranscribeOutcome
@@ -22,5 +23,7 @@ __all__ = [
     "__version__",
     "errors",
     "make_converter",
+    "redact_url",
     "types",
+    "unstructure",
 ]

@@ -274,6 +274,9 @@ class Transport:
                 gate.done(None, None)
                 error: errors.SpeechRestError = failed.error
                 reached = failed.reached_service
+            except _SourceFailed as failed:
+                gate.done(None, None)
+                raise failed.error from None
             except BaseException:
                 gate.done(None, None)
                 raise
@@ -380,6 +383,12 @@ class Transport:
                     watchdog.deadline = math.inf  # the body is sent (or refused)
                     return resp.status, resp.headers, await resp.read()
             raise _Stalled
+        except Exception:
+            if isinstance(data, _Watched) and data.error is not None:
+                # The caller's source (or progress callback) failed, not the connection:
+                # aiohttp reports it as a broken connection, which would be retried.
+                raise _SourceFailed(data.error) from None
+            raise
         finally:
             if isinstance(data, _Watched):
                 await data.aclose()  # closes the source's file now, not at garbage collection
@@ -403,6 +412,14 @@ class Transport:
 
 class _Stalled(Exception):
     """The upload made no progress for ``read_timeout`` seconds."""
+
+
+class _SourceFailed(Exception):
+    """The request body's source raised ``error``: raised as it is, never retried."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @contextlib.contextmanager
@@ -499,12 +516,19 @@ class _Watched(AsyncIterator[bytes]):
         self._seconds = seconds
         self._idle: anyio.Event | None = None
         """Set when a read of the source in progress ends (None when none is)."""
+        self.error: Exception | None = None
+        """What the source raised, if it failed."""
 
     async def __anext__(self) -> bytes:
         self._watchdog.deadline = math.inf  # reading the source is not the server's time
         self._idle = idle = anyio.Event()
         try:
             chunk = await anext(self._chunks)
+        except StopAsyncIteration:
+            raise
+        except Exception as exc:
+            self.error = exc
+            raise
         finally:
             self._idle = None
             idle.set()

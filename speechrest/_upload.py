@@ -1,34 +1,40 @@
 """Streaming request bodies: audio sources and the multipart form of fast transcription.
 
 A body is described once and produced again for every attempt: a path is re-opened, a
-seekable file is rewound to where it started, bytes are reused. Files are read in chunks
-off the event loop and never held whole in memory, except small files (up to
-``INLINE_FILE``), read once, before anything is sent, straight into the request body. An
-async iterable (or a non-seekable file) can be sent only once, so it is marked not
-replayable.
+seekable file is rewound to where it started, bytes are reused. Sources up to ``INLINE``
+bytes are read once, before anything is sent, into one buffer with the multipart framing
+(no second copy stays alive while the request is in flight); larger ones stream in
+``CHUNK_SIZE`` chunks, files read off the event loop. A path's size is measured when the
+call starts: a file that changes size before or while it is sent is refused with
+:class:`~speechrest.errors.AudioSourceError` (never a truncated or hanging upload). An
+async iterable, an async reader without ``seek`` or a non-seekable file can be sent only
+once, so it is marked not replayable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import os
 import stat
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import anyio
 import anyio.to_thread
 import attrs
 
+from ._convert import PART_AUDIO, PART_DEFINITION
 from ._http import Body
 from ._ids import unique_id
 from .errors import AudioSourceError, InvalidInputError
 
 __all__ = [
     "MAX_BLOCK_SIZE",
+    "AsyncReader",
     "AudioInput",
     "AudioSource",
     "FileBlock",
@@ -37,22 +43,30 @@ __all__ = [
     "prepare_audio",
 ]
 
-CHUNK_SIZE = 256 * 1024
-"""Bytes read per chunk from a file object or a dataset block."""
-PATH_CHUNK_SIZE = 1024 * 1024
-"""Bytes read per chunk from a large file given by path (fewer thread hops per MB)."""
-SMALL_FILE = 1024 * 1024
-"""Files up to this size are read in one call."""
-INLINE_FILE = 64 * 1024
-"""Files up to this size are read at once on the event loop (a thread hop costs more than
-the read) into the request body, which every attempt reuses."""
-INLINE_BYTES = 1024 * 1024
-"""In-memory audio up to this size is sent as one buffer with its multipart framing."""
+INLINE = 64 * 1024
+"""Sources up to this size are sent as one buffer with their framing."""
+CHUNK_SIZE = 1024 * 1024
+"""Bytes read per chunk from a file, a file object or an async reader."""
 MAX_BLOCK_SIZE = 8 * 1024 * 1024
 """The largest block ``Datasets_UploadBlock`` accepts (8 MiB)."""
 
+
+class AsyncReader(Protocol):
+    """An async file object: FastAPI's ``UploadFile``, aiohttp's ``StreamReader``, a file
+    from ``anyio.open_file``..."""
+
+    def read(self, size: int = -1, /) -> Awaitable[bytes]: ...
+
+
 AudioInput = (
-    str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | AsyncIterable[bytes]
+    str
+    | os.PathLike[str]
+    | bytes
+    | bytearray
+    | memoryview
+    | IO[bytes]
+    | AsyncReader
+    | AsyncIterable[bytes]
 )
 """What ``transcribe`` accepts as audio."""
 
@@ -70,39 +84,48 @@ class AudioSource:
     """A fresh iterator over the content, one per attempt."""
     fill: Callable[[memoryview], None] | None = None
     """Writes the whole content (``size`` bytes) into the buffer given, on the calling
-    thread: only for small sources, which are then sent as one buffer with the framing."""
+    thread: only for sources up to ``INLINE`` bytes, then sent as one buffer."""
     rewind: Callable[[], None] | None = None
     """Puts a caller's file back where it was, once the call is over."""
 
 
-_PATH_TYPES = (str, os.PathLike)
-_BYTES_TYPES = (bytes, bytearray, memoryview)
-
-
 def prepare_audio(audio: Any) -> AudioSource:
     """Check an audio source and describe how to stream it. No network traffic happens here."""
-    if isinstance(audio, _PATH_TYPES):
+    if isinstance(audio, str | os.PathLike):
         return _path_source(os.fspath(audio))
-    if isinstance(audio, _BYTES_TYPES):
-        data = bytes(audio)
-        if not data:
-            raise AudioSourceError("the audio is empty (0 bytes): nothing to transcribe")
-        return AudioSource(
-            filename="audio",
-            size=len(data),
-            replayable=True,
-            chunks=lambda: _once(data),
-            fill=_copier(data) if len(data) <= INLINE_BYTES else None,
-        )
+    if isinstance(audio, bytes | bytearray | memoryview):
+        return _bytes_source(bytes(audio))
     if isinstance(audio, io.TextIOBase):
         raise AudioSourceError("the audio file is open in text mode: open it with 'rb'")
+    reader = _async_read(audio)
+    if reader is not None:
+        return _async_reader_source(audio, reader)
     if hasattr(audio, "read"):
         return _file_source(audio)
-    if hasattr(audio, "__aiter__"):
+    if isinstance(audio, AsyncIterable):
         return _aiter_source(audio)
     raise AudioSourceError(
         f"cannot transcribe a {type(audio).__name__}: pass a path, bytes, a binary file "
-        "object or an async iterable of bytes (or audio_url=)"
+        "object, an async file object or an async iterable of bytes (or audio_url=)"
+    )
+
+
+def _bytes_source(data: bytes) -> AudioSource:
+    if not data:
+        raise AudioSourceError("the audio is empty (0 bytes): nothing to transcribe")
+
+    def fill(view: memoryview) -> None:
+        view[:] = data
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data  # (the transport hands it to the socket in slices)
+
+    return AudioSource(
+        filename="audio",
+        size=len(data),
+        replayable=True,
+        chunks=chunks,
+        fill=fill if len(data) <= INLINE else None,
     )
 
 
@@ -115,42 +138,74 @@ def _path_source(path: str) -> AudioSource:
         raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
         raise AudioSourceError(f"{path} is a directory, not an audio file")
-    if st.st_size == 0:
-        raise AudioSourceError(f"audio file {path} is empty (0 bytes)")
     size = st.st_size
-    if size > INLINE_FILE and not os.access(path, os.R_OK):
+    if size == 0:
+        raise AudioSourceError(f"audio file {path} is empty (0 bytes)")
+    if size > INLINE and not os.access(path, os.R_OK):
         # (A small file is read into the request body before anything is sent, which
         # checks this without an extra system call.)
         raise AudioSourceError(f"audio file {path} is not readable (permission denied)")
 
-    async def chunks() -> AsyncIterator[bytes]:
-        if size <= SMALL_FILE:
-            yield await anyio.to_thread.run_sync(_read_file, path)
-            return
-        async for chunk in _read_ahead(path):
-            yield chunk
+    def fill(view: memoryview) -> None:
+        with _reading(path), open(path, "rb", buffering=0) as f:
+            got = 0
+            while got < size and (step := f.readinto(view[got:])):
+                got += step
+            if got != size or f.read(1):
+                raise _changed(path)
 
     return AudioSource(
         filename=os.path.basename(path),
         size=size,
         replayable=True,
-        chunks=chunks,
-        fill=(lambda view: _read_into(path, view)) if size <= INLINE_FILE else None,
+        chunks=lambda: _read_ahead(path, size),
+        fill=fill if size <= INLINE else None,
     )
 
 
-async def _read_ahead(path: str) -> AsyncIterator[bytes]:
-    """Yield a file in PATH_CHUNK_SIZE chunks, reading the next one in a worker thread while
-    the last one is being sent, so disk and network overlap; at most two chunks are held."""
+@contextlib.contextmanager
+def _reading(path: str) -> Any:
+    """OS errors of reading ``path`` as :class:`AudioSourceError`."""
+    try:
+        yield
+    except PermissionError:
+        raise AudioSourceError(f"audio file {path} is not readable (permission denied)") from None
+    except FileNotFoundError:
+        raise AudioSourceError(f"cannot read audio file {path}: it was removed") from None
+    except OSError as exc:
+        raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
+
+
+def _changed(path: str) -> AudioSourceError:
+    return AudioSourceError(
+        f"audio file {path} changed size while it was being sent; send it again once it is complete"
+    )
+
+
+async def _read_ahead(path: str, size: int) -> AsyncIterator[bytes]:
+    """Yield exactly ``size`` bytes of a file in chunks, reading the next one in a worker
+    thread while the last one is being sent, so that disk and network overlap (at most two
+    chunks are held). A file that is shorter or longer than ``size`` raises."""
     loop = asyncio.get_running_loop()
-    f = await anyio.to_thread.run_sync(open, path, "rb")
+    with _reading(path):
+        f = await anyio.to_thread.run_sync(open, path, "rb")
+    left = size
     pending: asyncio.Future[bytes] | None = None
     try:
-        pending = loop.run_in_executor(None, f.read, PATH_CHUNK_SIZE)
-        while chunk := await pending:
-            pending = loop.run_in_executor(None, f.read, PATH_CHUNK_SIZE)
+        pending = loop.run_in_executor(None, f.read, min(CHUNK_SIZE, left) or 1)
+        while left:
+            with _reading(path):
+                chunk = await pending
+            if not chunk:
+                raise _changed(path)  # it shrank
+            left -= len(chunk)
+            pending = loop.run_in_executor(None, f.read, min(CHUNK_SIZE, left) or 1)
             yield chunk
+        with _reading(path):
+            grown = await pending
         pending = None
+        if grown:
+            raise _changed(path)
     finally:
         with anyio.CancelScope(shield=True):
             if pending is not None and not pending.cancelled():
@@ -160,75 +215,16 @@ async def _read_ahead(path: str) -> AsyncIterator[bytes]:
             await anyio.to_thread.run_sync(f.close)
 
 
-def _read_file(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except PermissionError:
-        raise AudioSourceError(f"audio file {path} is not readable (permission denied)") from None
-    except OSError as exc:
-        raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
-
-
-_readv: Callable[[int, list[memoryview | bytearray]], int] | None = getattr(os, "readv", None)
-"""``os.readv`` where the platform has it (POSIX), else None."""
-
-
-def _read_into(path: str, view: memoryview) -> None:
-    """Read a file of exactly ``len(view)`` bytes into ``view``. One byte more is asked for,
-    so that a file that changed size since it was measured is noticed either way."""
-    size = len(view)
-    probe = bytearray(1)
-    try:
-        if _readv is not None:  # open, one read for the file and the probe byte, close
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                got = _readv(fd, [view, probe])
-                while 0 < got < size:  # a short read: go on to the end of the file
-                    step = _readv(fd, [view[got:], probe])
-                    if not step:
-                        break
-                    got += step
-            finally:
-                os.close(fd)
-        else:
-            with open(path, "rb", buffering=0) as f:
-                got = 0
-                while got < size and (step := f.readinto(view[got:])):
-                    got += step
-                got += f.readinto(probe) or 0
-    except PermissionError:
-        raise AudioSourceError(f"audio file {path} is not readable (permission denied)") from None
-    except OSError as exc:
-        raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
-    if got != size:
-        raise AudioSourceError(f"audio file {path} changed size while it was being read; try again")
-
-
-def _copier(data: bytes) -> Callable[[memoryview], None]:
-    def fill(view: memoryview) -> None:
-        view[:] = data
-
-    return fill
-
-
 def _file_source(fileobj: IO[bytes]) -> AudioSource:
     name = Path(str(getattr(fileobj, "name", "audio"))).name or "audio"
-    seekable = False
-    start = 0
-    size: int | None = None
-    try:
-        seekable = bool(fileobj.seekable())
-        if seekable:
-            start = fileobj.tell()
-            end = fileobj.seek(0, os.SEEK_END)
-            fileobj.seek(start)
-            size = end - start
-    except (OSError, ValueError, AttributeError):
-        seekable = False
+    start, size = _position(fileobj)
     if size == 0:
         raise AudioSourceError(f"the audio file object {name!r} has no bytes left to read")
+    seekable = size is not None
     used = False
+
+    async def read(n: int) -> bytes:
+        return await anyio.to_thread.run_sync(fileobj.read, n)
 
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal used
@@ -237,13 +233,8 @@ def _file_source(fileobj: IO[bytes]) -> AudioSource:
         elif used:
             raise AudioSourceError("a non-seekable file can be sent only once")
         used = True
-        while True:
-            chunk = await anyio.to_thread.run_sync(fileobj.read, CHUNK_SIZE)
-            if not chunk:
-                return
-            if not isinstance(chunk, bytes | bytearray):
-                raise AudioSourceError("the audio file object returned text: open it with 'rb'")
-            yield bytes(chunk)
+        async for chunk in _read_chunks(read, "file object"):
+            yield chunk
 
     def rewind() -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -256,6 +247,58 @@ def _file_source(fileobj: IO[bytes]) -> AudioSource:
         chunks=chunks,
         rewind=rewind if seekable else None,
     )
+
+
+def _position(fileobj: IO[bytes]) -> tuple[int, int | None]:
+    """Where a file object is, and how many bytes are left (None: not seekable)."""
+    try:
+        if fileobj.seekable():
+            start = fileobj.tell()
+            end = fileobj.seek(0, os.SEEK_END)
+            fileobj.seek(start)
+            return start, end - start
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0, None
+
+
+def _async_read(obj: object) -> Callable[[int], Awaitable[bytes]] | None:
+    """The async read-a-chunk function of an async file object, or None."""
+    for name in ("read_chunk", "read"):  # (a multipart part's read() takes no size)
+        method = getattr(obj, name, None)
+        if method is not None and inspect.iscoroutinefunction(method):
+            return method  # type: ignore[no-any-return]
+    return None
+
+
+def _async_reader_source(reader: object, read: Callable[[int], Awaitable[bytes]]) -> AudioSource:
+    """An async file object, read in chunks; sent again (after ``seek``) when it has an
+    async ``seek``, else once."""
+    name = Path(str(getattr(reader, "filename", None) or getattr(reader, "name", None) or "audio"))
+    seek = getattr(reader, "seek", None)
+    seekable = seek is not None and inspect.iscoroutinefunction(seek)
+    used = False
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal used
+        if used:
+            if not seekable:
+                raise AudioSourceError("an async reader without seek() can be sent only once")
+            await seek(0)  # type: ignore[misc]
+        used = True
+        async for chunk in _read_chunks(read, "async reader"):
+            yield chunk
+
+    return AudioSource(filename=name.name or "audio", size=None, replayable=seekable, chunks=chunks)
+
+
+async def _read_chunks(read: Callable[[int], Awaitable[bytes]], what: str) -> AsyncIterator[bytes]:
+    while chunk := await read(CHUNK_SIZE):
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise AudioSourceError(
+                f"the {what} returned {type(chunk).__name__}, not bytes: open it in binary mode"
+            )
+        yield bytes(chunk)
 
 
 def _aiter_source(iterable: AsyncIterable[bytes]) -> AudioSource:
@@ -277,10 +320,6 @@ def _aiter_source(iterable: AsyncIterable[bytes]) -> AudioSource:
     return AudioSource(filename="audio", size=None, replayable=False, chunks=chunks)
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 def multipart_body(
     definition_json: bytes,
     audio: AudioSource | None,
@@ -289,60 +328,31 @@ def multipart_body(
 ) -> Body:
     """The ``multipart/form-data`` body of ``Transcriptions_Transcribe``.
 
-    Parts: ``definition`` (a JSON string field) and, unless the audio comes from a URL,
-    ``audio`` (the file). The framing is written here so that the exact Content-Length is
-    known up front (no chunked upload) and the file streams straight from disk.
-    ``on_progress`` is called with the number of audio bytes sent so far.
+    Parts: the definition (a JSON string field) and, unless the audio comes from a URL, the
+    audio file. The framing is written here so that the exact Content-Length is known up
+    front (no chunked upload) and the file streams straight from disk. ``on_progress`` is
+    called with the number of audio bytes sent so far.
     """
-    boundary = "speechrest-" + unique_id()  # random per process, never repeated in it
+    boundary = "speechrest-" + unique_id()
     content_type = f"multipart/form-data; boundary={boundary}"
     head = (
-        (f'--{boundary}\r\nContent-Disposition: form-data; name="definition"\r\n\r\n').encode()
-        + definition_json
-        + b"\r\n"
-    )
-    tail = f"--{boundary}--\r\n".encode()
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{PART_DEFINITION}"\r\n\r\n'
+    ).encode() + definition_json
+    tail = f"\r\n--{boundary}--\r\n".encode()
     if audio is None:
         payload = head + tail
-        return Body(
-            open=lambda: payload,
-            content_type=content_type,
-            length=len(payload),
-        )
+        return Body(open=lambda: payload, content_type=content_type, length=len(payload))
     filename = audio.filename.replace('"', "%22").replace("\r", "").replace("\n", "")
-    audio_head = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="audio"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    prefix = head + audio_head
-    suffix = b"\r\n" + tail
+    prefix = (
+        head
+        + (
+            f"\r\n--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="{PART_AUDIO}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+    )
     if audio.fill is not None and audio.size is not None:
-        # One buffer, filled in place before anything is sent (the audio is copied once,
-        # and no other copy stays alive while the request is in flight).
-        start, end = len(prefix), len(prefix) + audio.size
-        buffer = bytearray(end + len(suffix))
-        buffer[:start] = prefix
-        with memoryview(buffer) as view:
-            audio.fill(view[start:end])
-        buffer[end:] = suffix
-        if on_progress is None:  # aiohttp sends it with the headers, in one write
-            return Body(
-                open=lambda: buffer,
-                content_type=content_type,
-                length=len(buffer),
-            )
-        size, report = audio.size, on_progress
-
-        async def whole() -> AsyncIterator[bytes]:
-            yield bytes(buffer)
-            report(size)
-
-        return Body(
-            open=whole,
-            content_type=content_type,
-            length=len(buffer),
-        )
+        return _one_buffer(prefix, audio.fill, audio.size, tail, content_type, on_progress)
 
     async def stream() -> AsyncIterator[bytes]:
         sent = 0
@@ -352,15 +362,36 @@ def multipart_body(
             if on_progress is not None:
                 sent += len(chunk)
                 on_progress(sent)
-        yield suffix
+        yield tail
 
-    length = None if audio.size is None else len(prefix) + audio.size + len(suffix)
-    return Body(
-        open=stream,
-        content_type=content_type,
-        length=length,
-        replayable=audio.replayable,
-    )
+    length = None if audio.size is None else len(prefix) + audio.size + len(tail)
+    return Body(open=stream, content_type=content_type, length=length, replayable=audio.replayable)
+
+
+def _one_buffer(
+    prefix: bytes,
+    fill: Callable[[memoryview], None],
+    size: int,
+    suffix: bytes,
+    content_type: str,
+    on_progress: Callable[[int], object] | None,
+) -> Body:
+    """A small source and its framing in one buffer, filled in place before anything is
+    sent (the audio is copied once, and no other copy stays alive while in flight)."""
+    start, end = len(prefix), len(prefix) + size
+    buffer = bytearray(end + len(suffix))
+    buffer[:start] = prefix
+    with memoryview(buffer) as view:
+        fill(view[start:end])
+    buffer[end:] = suffix
+    if on_progress is None:  # aiohttp sends it with the headers, in one write
+        return Body(open=lambda: buffer, content_type=content_type, length=len(buffer))
+
+    async def whole() -> AsyncIterator[bytes]:
+        yield bytes(buffer)
+        on_progress(size)
+
+    return Body(open=whole, content_type=content_type, length=len(buffer))
 
 
 @attrs.frozen(kw_only=True)
@@ -399,19 +430,16 @@ def file_blocks(path: str | os.PathLike[str], block_size: int = MAX_BLOCK_SIZE) 
         raise InvalidInputError(f"{file} is empty (0 bytes): there is nothing to upload")
     if not os.access(file, os.R_OK):
         raise InvalidInputError(f"{file} is not readable (permission denied)")
-    return [
-        FileBlock(
-            index=i,
-            offset=offset,
-            size=min(block_size, size - offset),
-            body=Body(
-                open=_slice_reader(file, offset, min(block_size, size - offset)),
-                content_type="application/octet-stream",
-                length=min(block_size, size - offset),
-            ),
+    blocks = []
+    for index, offset in enumerate(range(0, size, block_size)):
+        length = min(block_size, size - offset)
+        body = Body(
+            open=_slice_reader(file, offset, length),
+            content_type="application/octet-stream",
+            length=length,
         )
-        for i, offset in enumerate(range(0, size, block_size))
-    ]
+        blocks.append(FileBlock(index=index, offset=offset, size=length, body=body))
+    return blocks
 
 
 def _slice_reader(path: Path, offset: int, size: int) -> Callable[[], AsyncIterator[bytes]]:

@@ -144,7 +144,7 @@ async def test_cancel_transcribe(emulator: SpeechEmulator, big_wav: Path, point:
 
 
 async def test_cancel_while_reading_a_slow_source(emulator: SpeechEmulator) -> None:
-    source = SlowFile(make_wav(seconds=40, comment="Slow."), delay=0.05)
+    source = SlowFile(make_wav(seconds=160, comment="Slow."), delay=0.05)  # 5 chunks
     leaks = Leaks()
     progress: list[int] = []
     async with SpeechClient(emulator.endpoint, key=emulator.key) as client:

@@ -183,3 +183,61 @@ def test_invalid_client_options() -> None:
         SpeechClient(url, key="k", read_timeout=0)
     with pytest.raises(errors.InvalidInputError, match="max_retries"):
         SpeechClient(url, key="k").with_options(max_retries=-2)
+
+
+async def test_fan_out_streams_are_used_inside_async_with(client, emulator) -> None:
+    stream = client.transcribe_many([b"x"])
+    with pytest.raises(errors.ClientStateError, match=r"async with client\.transcribe_many"):
+        async for _ in stream:
+            pass
+    waits = client.transcriptions.wait_many([])
+    with pytest.raises(errors.ClientStateError, match="wait_many"):
+        async for _ in waits:
+            pass
+    assert len(emulator.requests) == 0  # nothing started outside the block
+    async with client.transcribe_many([]) as outcomes:
+        assert [o async for o in outcomes] == []
+    with pytest.raises(errors.ClientStateError, match="already used"):
+        async with outcomes:
+            pass
+
+
+async def test_an_error_in_the_loop_body_is_raised_as_it_is(client, wav_file) -> None:
+    with pytest.raises(LookupError, match="mine"):
+        async with client.transcribe_many([wav_file()] * 5, concurrency=2) as outcomes:
+            async for _ in outcomes:
+                raise LookupError("mine")
+    assert client.stats().connections_in_use == 0
+
+
+async def test_with_options_is_a_view_of_the_open_client(emulator, wav_file) -> None:
+    client = SpeechClient(emulator.endpoint, key=emulator.key)
+    view = client.with_options(max_retries=0)
+    with pytest.raises(errors.ClientStateError, match="with_options"):
+        async with view:
+            pass
+    async with client:
+        assert (await view.transcribe(wav_file(text="Through the view."))).text == (
+            "Through the view."
+        )
+        client.key = "rotated"
+        assert view.key == "rotated"  # one set of credentials
+    with pytest.raises(errors.ClientStateError, match="closed"):
+        await view.transcribe(wav_file())
+    with pytest.raises(errors.InvalidInputError, match="max_retries"):
+        client.with_options(max_retries=-1)
+
+
+async def test_unknown_and_mistyped_options_are_refused_before_any_request(
+    client, emulator, wav_file
+) -> None:
+    with pytest.raises(errors.InvalidInputError, match="did you mean 'locales'"):
+        await client.transcribe(wav_file(), locale="en-US")  # type: ignore[call-arg]
+    with pytest.raises(errors.InvalidInputError, match="max_speakers"):
+        await client.transcribe(wav_file(), max_speakers="four")  # type: ignore[typeddict-item]
+    for weight in (float("nan"), float("inf"), "2"):
+        with pytest.raises(errors.InvalidInputError, match="phrase_list_weight"):
+            await client.transcribe(wav_file(), phrase_list_weight=weight)  # type: ignore[typeddict-item]
+    with pytest.raises(errors.InvalidInputError, match="sources must be a list"):
+        client.transcribe_many("call.wav")
+    assert len(emulator.requests) == 0

@@ -108,14 +108,14 @@ async def test_stalled_upload_is_detected(emulator: SpeechEmulator) -> None:
 
 async def test_slow_but_progressing_upload_is_not_cut_off(tmp_path: Path) -> None:
     """read_timeout bounds silence, not the length of an upload that keeps moving."""
-    audio = make_wav(seconds=96, comment="Slow and steady.")  # ~3 MB: 12 reads of 256 KiB
+    audio = make_wav(seconds=96, comment="Slow and steady.")  # ~3 MB: 3 reads of 1 MiB
     sizes: list[int] = []
 
     def hear(info) -> str:
         sizes.append(info.size)
         return info.comment or ""
 
-    source = SlowFile(audio, delay=0.1)  # the whole upload takes ~1.2 s
+    source = SlowFile(audio, delay=0.25)  # the whole upload takes ~1 s, each read 0.25 s
     async with (
         SpeechEmulator(recognizer=ScriptedRecognizer(hear)) as emulator,
         SpeechClient(emulator.endpoint, key=emulator.key, read_timeout=0.3, max_retries=0) as c,
@@ -125,7 +125,7 @@ async def test_slow_but_progressing_upload_is_not_cut_off(tmp_path: Path) -> Non
             result = await c.transcribe(source, on_progress=sent.append)
     assert result.text == "Slow and steady."
     assert sizes == [len(audio)]
-    assert len(sent) > 5 and sent[-1] == len(audio)
+    assert len(sent) >= 3 and sent[-1] == len(audio)
 
 
 async def test_timeouts_must_be_positive() -> None:

@@ -13,9 +13,7 @@ from rich.console import Console
 from rich.status import Status as Spinner
 from rich.table import Table
 
-from .. import SpeechClient
-from .._convert import unstructure
-from .._redact import redact_url
+from .. import SpeechClient, redact_url, unstructure
 from ..types import Transcription
 from ._app import (
     EXIT_FAILED,

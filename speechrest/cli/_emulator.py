@@ -8,7 +8,7 @@ import sys
 import anyio
 import click
 
-from .._client import DEFAULT_API_VERSION
+from .. import DEFAULT_API_VERSION
 from ._app import EXIT_OK, run_async
 
 __all__ = ["emulator"]

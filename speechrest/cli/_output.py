@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from .._convert import unstructure
+from .. import unstructure
 from ..errors import APIStatusError
 
 __all__ = ["FORMATS", "Documents", "Sink", "error_json", "render", "unique_stem"]

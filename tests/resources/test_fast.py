@@ -298,18 +298,9 @@ async def test_refused_connection_does_not_consume_a_one_shot_stream() -> None:
     assert "cannot connect" in str(info.value)
 
 
-@pytest.fixture(params=["readv", "file object"])
-def read_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Small files are read with os.readv where the platform has it (POSIX), else through
-    a file object (Windows): both ways are tested here."""
-    if request.param == "file object":
-        monkeypatch.setattr("speechrest._upload._readv", None)
-    return str(request.param)
-
-
 @pytest.mark.parametrize("change", [b"grown by a byte", None])
 def test_small_file_that_changes_size_after_it_was_measured_is_refused(
-    tmp_path: Path, change: bytes | None, read_path: str
+    tmp_path: Path, change: bytes | None
 ) -> None:
     from speechrest._upload import multipart_body, prepare_audio
 
@@ -325,7 +316,7 @@ def test_small_file_that_changes_size_after_it_was_measured_is_refused(
         multipart_body(b"{}", source)
 
 
-def test_small_file_body_is_the_file_between_its_framing(tmp_path: Path, read_path: str) -> None:
+def test_small_file_body_is_the_file_between_its_framing(tmp_path: Path) -> None:
     from speechrest._upload import multipart_body, prepare_audio
 
     audio = make_wav(seconds=0.2)
@@ -340,13 +331,11 @@ def test_small_file_body_is_the_file_between_its_framing(tmp_path: Path, read_pa
     assert audio in data and data.count(audio) == 1
 
 
-async def test_small_file_transcribes_either_way(
-    client: SpeechClient, wav_file, read_path: str
-) -> None:
+async def test_small_file_transcribes_either_way(client: SpeechClient, wav_file) -> None:
     assert (await client.transcribe(wav_file(text="Either way."))).text == "Either way."
 
 
-def test_small_file_removed_after_it_was_measured(tmp_path: Path, read_path: str) -> None:
+def test_small_file_removed_after_it_was_measured(tmp_path: Path) -> None:
     from speechrest._upload import multipart_body, prepare_audio
 
     path = tmp_path / "a.wav"
