@@ -42,12 +42,9 @@ CONCURRENCY = 16
 async def _serve(timing: Timing) -> None:
     """The emulator process: prints its endpoint, key and an audio URL, then serves until
     standard input closes."""
-    from speechrest.testing._blobs import blobs
-
     async with SpeechEmulator(timing=timing) as emulator:
-        store = blobs(emulator.state)
-        store.put("audio/hello.wav", make_wav(seconds=0.5, comment="Hello world."))
-        audio = store.sas_url(emulator.state, "audio/hello.wav", 24 * 60)
+        wav = make_wav(seconds=0.5, comment="Hello world.")
+        audio = emulator.serve_bytes(wav, "hello.wav", sas_lifetime_minutes=24 * 60)
         print(json.dumps({"endpoint": emulator.endpoint, "key": emulator.key, "audio": audio}))
         sys.stdout.flush()
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)

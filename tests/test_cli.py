@@ -20,8 +20,9 @@ import srt
 import webvtt
 from rich.filesize import decimal
 
+import speechrest.testing
 from speechrest.cli import _transcribe, main
-from speechrest.testing import DeterministicRecognizer, _local, make_wav
+from speechrest.testing import DeterministicRecognizer, make_wav
 
 SAID = "Please call me back tomorrow morning."
 
@@ -36,7 +37,7 @@ def _no_credentials(monkeypatch) -> None:
 def comments(monkeypatch) -> None:
     """``--local`` hears the transcripts embedded in the test's tone WAVs (PocketSphinx,
     when installed, would hear the tones)."""
-    monkeypatch.setattr(_local, "best_local_recognizer", DeterministicRecognizer)
+    monkeypatch.setattr(speechrest.testing, "best_local_recognizer", DeterministicRecognizer)
 
 
 def _wav(tmp_path: Path, name: str, text: str, **kw) -> Path:

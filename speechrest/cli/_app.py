@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -92,25 +91,19 @@ class Target:
 
     def serve(self, path: str) -> str:
         """A URL the emulator serves a local file at (``--local`` only)."""
-        from ..testing._blobs import blobs
-
         if self.emulator is None:
             raise InvalidInputError(f"{path} is not a URL")
         file = Path(path)
         if not file.is_file():
             raise InvalidInputError(f"audio file not found: {path}")
-        name = f"local/{secrets.token_hex(4)}/{file.name}"
-        store = blobs(self.emulator.state)
-        store.put(name, file.resolve())
-        return store.sas_url(self.emulator.state, name)
+        return self.emulator.serve_file(file)
 
 
 @contextlib.asynccontextmanager
 async def open_target(conn: Connection) -> AsyncIterator[Target]:
     """An open client for ``conn``; with ``--local``, on an emulator living as long."""
     if conn.local:
-        from ..testing import SpeechEmulator
-        from ..testing._local import best_local_recognizer
+        from ..testing import SpeechEmulator, best_local_recognizer
 
         async with (
             SpeechEmulator(recognizer=best_local_recognizer()) as emulator,

@@ -38,8 +38,12 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
     It prints the endpoint and key as SPEECH_ENDPOINT=... and SPEECH_KEY=... lines, ready
     for the environment of the program under test.
     """
-    from ..testing import DeterministicRecognizer, PocketSphinxRecognizer, SpeechEmulator
-    from ..testing._local import best_local_recognizer
+    from ..testing import (
+        DeterministicRecognizer,
+        PocketSphinxRecognizer,
+        SpeechEmulator,
+        best_local_recognizer,
+    )
 
     chosen = {
         "auto": best_local_recognizer,

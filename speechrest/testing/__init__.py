@@ -1,13 +1,15 @@
 """A local emulator of the Speech to text service, for tests and offline development.
 
 ``SpeechEmulator`` serves the API on 127.0.0.1; point a ``SpeechClient`` at its
-``endpoint`` with its ``key``. Recognizers decide what the emulator "hears".
+``endpoint`` with its ``key``, and give it local audio by URL with
+``SpeechEmulator.serve_file()``. Recognizers decide what the emulator "hears";
+``best_local_recognizer()`` picks the best one installed.
 """
 
 from ._audio import AudioInfo, make_wav
-from ._emulator import EmulatorState, RequestRecord, SpeechEmulator, Timing
+from ._emulator import SpeechEmulator
 from ._faults import Fault, FaultPlan, FaultRule
-from ._local import PocketSphinxRecognizer
+from ._local import PocketSphinxRecognizer, best_local_recognizer
 from ._recognizer import (
     DeterministicRecognizer,
     RecognizedPhrase,
@@ -15,6 +17,7 @@ from ._recognizer import (
     Recognizer,
     ScriptedRecognizer,
 )
+from ._state import EmulatorState, RequestRecord, Timing
 
 __all__ = [
     "AudioInfo",
@@ -31,5 +34,6 @@ __all__ = [
     "ScriptedRecognizer",
     "SpeechEmulator",
     "Timing",
+    "best_local_recognizer",
     "make_wav",
 ]

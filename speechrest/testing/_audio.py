@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 
@@ -54,39 +55,17 @@ def probe_audio(path: Path, name: str) -> AudioInfo:
                 "InvalidAudioFormat",
                 "The audio format is not supported: expected a RIFF/WAVE (PCM) file.",
             )
-        fmt: tuple[int, int, int, int] | None = None
-        data_offset = data_size = -1
-        comment: str | None = None
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                break
-            cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            start = f.tell()
-            if cid == b"fmt ":
-                raw = f.read(min(csize, 40))
-                if len(raw) < 16:
-                    raise AudioFormatError("InvalidAudioFormat", "The WAV fmt chunk is truncated.")
-                tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", raw[:16])
-                fmt = (tag, channels, rate, bits)
-            elif cid == b"data":
-                data_offset, data_size = start, min(csize, size - start)
-                if fmt is not None and comment is not None:
-                    break
-            elif cid == b"LIST" and csize <= 65536:
-                comment = _info_comment(f.read(csize)) or comment
-            f.seek(start + csize + (csize & 1))
-    if fmt is None or data_offset < 0:
+        chunks = _read_chunks(f, size)
+    if chunks.fmt is None or chunks.data_offset < 0:
         raise AudioFormatError("InvalidAudioFormat", "The WAV file has no fmt or data chunk.")
-    tag, channels, rate, bits = fmt
+    tag, channels, rate, bits = chunks.fmt
     if tag not in (1, 3, 0xFFFE) or channels < 1 or rate < 1 or bits not in (8, 16, 24, 32):
         raise AudioFormatError(
             "InvalidAudioFormat", f"Unsupported WAV encoding (format {tag}, {bits} bits)."
         )
-    if data_size == 0:
+    if chunks.data_size == 0:
         raise AudioFormatError("EmptyAudioFile", "The audio file contains no samples.")
-    frame = channels * bits // 8
-    duration_ms = int(data_size / frame * 1000 / rate)
+    duration_ms = int(chunks.data_size / (channels * bits // 8) * 1000 / rate)
     if duration_ms > MAX_DURATION_MS:
         raise AudioFormatError(
             "AudioLengthLimitExceeded", "The audio is longer than the 2 hour limit."
@@ -99,9 +78,42 @@ def probe_audio(path: Path, name: str) -> AudioInfo:
         channels=channels,
         sample_rate=rate,
         bits_per_sample=bits,
-        data_offset=data_offset,
-        comment=comment,
+        data_offset=chunks.data_offset,
+        comment=chunks.comment,
     )
+
+
+@attrs.define
+class _Chunks:
+    """What the RIFF chunks of a WAV file say."""
+
+    fmt: tuple[int, int, int, int] | None = None
+    """Format tag, channels, sample rate, bits per sample."""
+    data_offset: int = -1
+    data_size: int = -1
+    comment: str | None = None
+
+
+def _read_chunks(f: BinaryIO, size: int) -> _Chunks:
+    """Walk the chunks after the RIFF header (``f`` is positioned there)."""
+    found = _Chunks()
+    while len(chunk := f.read(8)) == 8:
+        cid, csize = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+        start = f.tell()
+        if cid == b"fmt ":
+            raw = f.read(min(csize, 40))
+            if len(raw) < 16:
+                raise AudioFormatError("InvalidAudioFormat", "The WAV fmt chunk is truncated.")
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", raw[:16])
+            found.fmt = (tag, channels, rate, bits)
+        elif cid == b"data":
+            found.data_offset, found.data_size = start, min(csize, size - start)
+            if found.fmt is not None and found.comment is not None:
+                break
+        elif cid == b"LIST" and csize <= 65536:
+            found.comment = _info_comment(f.read(csize)) or found.comment
+        f.seek(start + csize + (csize & 1))
+    return found
 
 
 def _info_comment(payload: bytes) -> str | None:

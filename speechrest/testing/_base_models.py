@@ -1,24 +1,24 @@
-"""The emulator's model stores: the seeded base models and the custom models.
+"""The emulator's base models (seeded) and what custom and base models share.
 
-Custom models are kept in ``state.stores["models"]`` and base models in
-``state.stores["base_models"]``, as wire-shaped dicts keyed by id; base models are stored
+Custom models are kept in ``state.stores.models`` and base models in
+``state.stores.base_models``, as wire-shaped dicts keyed by id; base models are stored
 without their host-dependent ``self`` and ``links``, which :func:`render_base_model` adds.
-This module imports no other emulator group, so every group can use it.
+This module imports no other emulator module, so every group can use it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._emulator import EmulatorState
+if TYPE_CHECKING:
+    from ._state import EmulatorState
 
 __all__ = [
     "adaptation_deprecated",
-    "base_models",
     "custom_model_links",
-    "custom_models",
     "render_base_model",
+    "seed_base_models",
 ]
 
 _ALL_KINDS = ["Language", "Acoustic", "Pronunciation", "LanguageMarkdown", "OutputFormatting"]
@@ -71,21 +71,9 @@ def _record(
     }
 
 
-def base_models(state: EmulatorState) -> dict[str, dict[str, Any]]:
-    """The base models by id (seeded on first use)."""
-    store = state.stores.get("base_models")
-    if store is None:
-        store = {spec[0]: _record(*spec[1:]) for spec in _SEED}
-        state.stores["base_models"] = store
-    assert isinstance(store, dict)
-    return store
-
-
-def custom_models(state: EmulatorState) -> dict[str, dict[str, Any]]:
-    """The custom models by id."""
-    store = state.stores.setdefault("models", {})
-    assert isinstance(store, dict)
-    return store
+def seed_base_models() -> dict[str, dict[str, Any]]:
+    """The base models a new emulator knows, by id."""
+    return {spec[0]: _record(*spec[1:]) for spec in _SEED}
 
 
 def custom_model_links(state: EmulatorState, model_id: str) -> dict[str, str]:
@@ -102,7 +90,7 @@ def render_base_model(state: EmulatorState, model_id: str) -> dict[str, Any]:
     return {
         "self": state.url(f"/models/base/{model_id}"),
         "links": {"manifest": state.url(f"/models/base/{model_id}/manifest")},
-        **base_models(state)[model_id],
+        **state.stores.base_models[model_id],
     }
 
 

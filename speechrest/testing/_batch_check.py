@@ -1,4 +1,5 @@
-"""Validation of batch transcription requests, with the service's error codes."""
+"""Validation of ``Transcriptions_Submit`` bodies, with the service's error codes. The
+fields every entity shares, and updates, are checked by the shared ``check_fields``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,27 @@ from typing import Any, TypeGuard
 
 from yarl import URL
 
-from ._entities import ApiError, bad
+from ._entities import bad, check_fields, check_project, find_model
 from ._recognizer import PROFANITY_MODES
+from ._state import EmulatorState
 
-__all__ = ["check_submission", "check_update"]
+__all__ = ["check_submission"]
 
 MAX_URLS = 1000
 _PUNCTUATION_MODES = ("None", "Dictated", "Automatic", "DictatedAndAutomatic")
 _LID_MODES = ("Continuous", "Single")
-_UPDATABLE = frozenset({"displayName", "description", "project", "customProperties"})
+_FIELDS = (
+    "displayName",
+    "description",
+    "customProperties",
+    "locale",
+    "contentUrls",
+    "contentContainerUrl",
+    "dataset",
+    "model",
+    "project",
+    "properties",
+)
 
 
 def _is_url(value: Any) -> bool:
@@ -30,23 +43,6 @@ def _is_url(value: Any) -> bool:
 
 def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_reference(value: Any, name: str, inner: str) -> None:
-    if value is not None and not (isinstance(value, dict) and _is_url(value.get("self"))):
-        raise bad(f"{name} must be an object with a 'self' URL.", inner)
-
-
-def _check_custom_properties(value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict) or len(value) > 10:
-        raise bad("customProperties must be an object of at most 10 string entries.")
-    for key, item in value.items():
-        if not 1 <= len(key) <= 64 or not (item is None or isinstance(item, str)):
-            raise bad("customProperties keys must be 1..64 characters, values strings.")
-        if isinstance(item, str) and len(item) > 256:
-            raise bad("customProperties values must be at most 256 characters.")
 
 
 def _check_sources(body: dict[str, Any]) -> None:
@@ -72,10 +68,9 @@ def _check_sources(body: dict[str, Any]) -> None:
     container = body.get("contentContainerUrl")
     if container is not None and not _is_url(container):
         raise bad("contentContainerUrl must be an absolute http(s) URL.", "InvalidRecordingsUri")
-    _check_reference(body.get("dataset"), "dataset", "InvalidDataset")
 
 
-def _check_properties(props: Any, locales: Collection[str]) -> None:
+def _check_properties(state: EmulatorState, props: Any, locales: Collection[str]) -> None:
     if not isinstance(props, dict):
         raise bad("properties is required.", "InvalidTranscription")
     ttl = props.get("timeToLiveHours")
@@ -108,10 +103,12 @@ def _check_properties(props: Any, locales: Collection[str]) -> None:
     dest = props.get("destinationContainerUrl")
     if dest is not None and not _is_url(dest):
         raise bad("destinationContainerUrl must be an absolute http(s) URL.")
-    _check_language_identification(props.get("languageIdentification"), locales)
+    _check_language_identification(state, props.get("languageIdentification"), locales)
 
 
-def _check_language_identification(lid: Any, locales: Collection[str]) -> None:
+def _check_language_identification(
+    state: EmulatorState, lid: Any, locales: Collection[str]
+) -> None:
     if lid is None:
         return
     if not isinstance(lid, dict):
@@ -131,45 +128,17 @@ def _check_language_identification(lid: Any, locales: Collection[str]) -> None:
     if mapping is not None:
         if not isinstance(mapping, dict) or not set(mapping) <= set(candidates):
             raise bad("speechModelMapping keys must be candidate locales.")
-        for ref in mapping.values():
-            _check_reference(ref, "speechModelMapping values", "InvalidModel")
+        for locale, ref in mapping.items():
+            name = f"speechModelMapping.{locale}"
+            find_model(state, {name: ref}, name, locale)
 
 
-def check_submission(body: Any, locales: Collection[str]) -> None:
-    """Refuse a ``Transcriptions_Submit`` body as the service would; raise :class:`ApiError`."""
-    if not isinstance(body, dict):
-        raise ApiError(400, "InvalidRequest", "The body must be a JSON object.", "InvalidPayload")
-    name = body.get("displayName")
-    if not isinstance(name, str) or not name:
-        raise bad("displayName is required.")
-    locale = body.get("locale")
-    if not isinstance(locale, str) or locale not in locales:
-        raise bad(
-            f"The locale {locale!r} is not supported for batch transcription.", "InvalidLocale"
-        )
-    if body.get("description") is not None and not isinstance(body["description"], str):
-        raise bad("description must be a string.")
-    _check_custom_properties(body.get("customProperties"))
+def check_submission(state: EmulatorState, body: dict[str, Any], locales: Collection[str]) -> None:
+    """Refuse a ``Transcriptions_Submit`` body as the service would; raise ``ApiError``.
+    ``dataset`` is resolved by the caller, which needs it."""
+    check_fields(body, _FIELDS, required=("displayName", "locale"), create=True, locales=locales)
     _check_sources(body)
-    _check_reference(body.get("model"), "model", "InvalidModel")
-    _check_reference(body.get("project"), "project", "InvalidProject")
-    _check_properties(body.get("properties"), locales)
-
-
-def check_update(patch: Any) -> None:
-    """Refuse a ``Transcriptions_Update`` body as the service would; raise :class:`ApiError`."""
-    if not isinstance(patch, dict):
-        raise ApiError(400, "InvalidRequest", "The body must be a JSON object.", "InvalidPayload")
-    unknown = set(patch) - _UPDATABLE
-    if unknown:
-        raise bad(
-            f"Only displayName, description, project and customProperties can be updated; "
-            f"got {', '.join(sorted(unknown))}."
-        )
-    name = patch.get("displayName", "x")
-    if not isinstance(name, str) or not name:
-        raise bad("displayName must be a non-empty string.")
-    if patch.get("description") is not None and not isinstance(patch["description"], str):
-        raise bad("description must be a string.")
-    _check_reference(patch.get("project"), "project", "InvalidProject")
-    _check_custom_properties(patch.get("customProperties"))
+    _check_properties(state, body.get("properties"), locales)
+    check_project(state, body)
+    if body.get("model") is not None:
+        find_model(state, body, "model", body["locale"])

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._audio import AudioInfo
-from ._emulator import EmulatorState, now_iso
 from ._recognizer import RecognizedPhrase, filter_profanity, words_of
+from ._state import EmulatorState, now_iso
 
 __all__ = ["BadChannels", "iso_duration", "result_document"]
 

@@ -21,22 +21,21 @@ from typing import Any
 
 from aiohttp import web
 
-from ._emulator import EmulatorState, get_state, json_response
 from ._entities import (
     SUPPORTED_LOCALES,
     ApiError,
     bad,
     check_fields,
     check_project,
-    entity_store,
     handler,
     id_of,
     read_json,
-    run_lifecycle,
 )
-from ._entity_routes import Group, add_file, base_entity, create_response
+from ._entity_routes import Group, add_file
 from ._filter import FILTERABLE
 from ._spool import CHUNK, fetch_to_file, open_spool
+from ._state import EmulatorState, get_state, json_response
+from ._stores import Entity
 
 __all__ = ["MAX_BLOCK_BYTES", "register"]
 
@@ -73,15 +72,15 @@ _DATA_FILE = {
 }
 
 
-def _in_use(state: EmulatorState, entity: dict[str, Any]) -> None:
+def _in_use(state: EmulatorState, entity: Entity) -> None:
     url = entity["self"].split("?")[0]
     users = [
         m
-        for m in state.stores.get("models", {}).values()
+        for m in state.stores.models.values()
         if any(str(d.get("self", "")).split("?")[0] == url for d in m.get("datasets") or [])
     ] + [
         e
-        for e in state.stores.get("evaluations", {}).values()
+        for e in state.stores.evaluations.values()
         if str((e.get("dataset") or {}).get("self", "")).split("?")[0] == url
     ]
     if users:
@@ -94,13 +93,18 @@ def _in_use(state: EmulatorState, entity: dict[str, Any]) -> None:
     _remove_spools(entity)
 
 
-def _remove_spools(entity: dict[str, Any]) -> None:
+def _remove_spools(entity: Entity) -> None:
     for path in [*entity.get("_blocks", {}).values(), entity.get("_source")]:
         if isinstance(path, Path):
             path.unlink(missing_ok=True)
 
 
-GROUP = Group(name="datasets", filterable=FILTERABLE["datasets"], on_delete=_in_use)
+GROUP = Group(
+    name="datasets",
+    store=lambda stores: stores.datasets,
+    filterable=FILTERABLE["datasets"],
+    on_delete=_in_use,
+)
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
@@ -112,7 +116,7 @@ def register(app: web.Application, state: EmulatorState) -> None:
     app.router.add_post(base + ":commit", handler(_commit))
 
     async def remove_spools(_: web.Application) -> None:
-        for entity in entity_store(state, "datasets").values():
+        for entity in state.stores.datasets.values():
             _remove_spools(entity)
 
     app.on_cleanup.append(remove_spools)
@@ -133,7 +137,7 @@ async def _create(request: web.Request) -> web.StreamResponse:
     if url is not None and not url.startswith(("http://", "https://")):
         raise bad("contentUrl must be an http(s) URL.", "InvalidDataset")
     check_project(state, body)
-    entity = base_entity(state, "datasets", body)
+    entity = GROUP.new_entity(state, body)
     entity["kind"] = kind
     entity_id = id_of(entity)
     links = {"files": state.url(f"/datasets/{entity_id}/files")}
@@ -148,10 +152,10 @@ async def _create(request: web.Request) -> web.StreamResponse:
         entity["contentUrl"] = url
     entity["links"] = links
     entity["status"] = "NotStarted"
-    return await create_response(state, "datasets", entity, None if url is None else _process)
+    return await GROUP.create(state, entity, None if url is None else _process)
 
 
-def _block_entity(request: web.Request) -> tuple[EmulatorState, dict[str, Any]]:
+def _block_entity(request: web.Request) -> tuple[EmulatorState, Entity]:
     state, entity = GROUP.entity(request)
     if "_blocks" not in entity:
         raise bad(
@@ -235,11 +239,11 @@ async def _commit(request: web.Request) -> web.StreamResponse:
         path.unlink(missing_ok=True)
     blocks.clear()
     entity["_source"] = source
-    state.spawn(run_lifecycle(state, "datasets", id_of(entity), _process))
+    GROUP.start(state, entity, _process)
     return web.Response(status=200)
 
 
-async def _process(state: EmulatorState, entity: dict[str, Any]) -> dict[str, str] | None:
+async def _process(state: EmulatorState, entity: Entity) -> dict[str, str] | None:
     """Fetch the data (or take the committed upload), check it, attach its files."""
     source = entity.get("_source")
     if source is None:
@@ -255,10 +259,10 @@ async def _process(state: EmulatorState, entity: dict[str, Any]) -> dict[str, st
     entity["_utterances"] = result.utterances
     kind, name = _DATA_FILE.get(entity["kind"], ("", ""))
     if kind:
-        add_file(state, "datasets", entity, name, kind, source)
+        add_file(state, GROUP.name, entity, name, kind, source)
     for audio_name, data in result.audio:
-        add_file(state, "datasets", entity, audio_name, "Audio", data)
-    add_file(state, "datasets", entity, "report.json", "DatasetReport", result.report())
+        add_file(state, GROUP.name, entity, audio_name, "Audio", data)
+    add_file(state, GROUP.name, entity, "report.json", "DatasetReport", result.report())
     return None
 
 

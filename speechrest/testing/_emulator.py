@@ -1,211 +1,49 @@
-"""The emulator's core: the aiohttp.web application, auth, api-version, paging, errors."""
+"""The emulator's application: request records, auth, api-version, and every group's routes,
+served by :class:`SpeechEmulator`."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import json
+import os
 import secrets
-import tempfile
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
-import attrs
 from aiohttp import web
-from yarl import URL
 
+from . import (
+    _batch,
+    _blobs,
+    _datasets,
+    _endpoints,
+    _evaluations,
+    _fast,
+    _models,
+    _projects,
+    _webhooks,
+)
 from ._faults import FaultPlan
-from ._filter import FilterError, apply_filter
-from ._recognizer import DeterministicRecognizer, Recognizer
+from ._recognizer import Recognizer
+from ._state import (
+    STATE_KEY,
+    EmulatorState,
+    Handler,
+    RequestRecord,
+    Timing,
+    error_response,
+    get_state,
+    json_response,
+)
 
-__all__ = [
-    "EmulatorState",
-    "Timing",
-    "RequestRecord",
-    "SpeechEmulator",
-    "error_response",
-    "json_response",
-    "paginate",
-]
-
-API_VERSION = "2025-10-15"
-MAX_UPLOAD_BYTES = 250 * 1000 * 1000
-"""The service's limit for one fast transcription upload (250 MB)."""
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-STATE_KEY = web.AppKey("speechrest_state", object)
-
-
-@attrs.define(kw_only=True)
-class RequestRecord:
-    """One request the emulator received (for assertions in tests)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    """Request headers, names lower-cased."""
-
-
-@attrs.frozen(kw_only=True)
-class Timing:
-    """How fast emulated long-running work moves (seconds). The defaults let a job of a few
-    short files finish within a couple of seconds; tests may make it faster still."""
-
-    queue_delay: float = 0.2
-    """Time an entity stays ``NotStarted`` before it starts ``Running``."""
-    run_time: float = 0.5
-    """Least time an entity stays ``Running`` before it ends."""
-    retry_after: int = 1
-    """``Retry-After`` (whole seconds, as the service sends) on status and list responses of
-    entities that are not finished."""
-    time_to_live_scale: float = 3600.0
-    """Seconds per hour of ``timeToLiveHours`` (lower it to see entities expire)."""
-
-
-@attrs.define(kw_only=True)
-class EmulatorState:
-    """Everything the emulator holds. Operation groups keep their entities in ``stores``."""
-
-    keys: set[str]
-    """Accepted subscription keys (add one to test key rotation)."""
-    tokens: set[str] = attrs.field(factory=set)
-    """Accepted bearer tokens."""
-    recognizer: Recognizer = attrs.field(factory=DeterministicRecognizer)
-    api_version: str = API_VERSION
-    timing: Timing = attrs.field(factory=Timing)
-    max_upload_bytes: int = MAX_UPLOAD_BYTES
-    spool_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()))
-    base_url: str = ""
-    """``http://127.0.0.1:<port>`` once serving."""
-    requests: collections.deque[RequestRecord] = attrs.field(
-        factory=lambda: collections.deque(maxlen=100_000)
-    )
-    transcribe_definitions: collections.deque[dict[str, Any]] = attrs.field(
-        factory=lambda: collections.deque(maxlen=10_000)
-    )
-    """The ``definition`` of every fast transcription request, as received."""
-    stores: dict[str, Any] = attrs.field(factory=dict)
-    """Per operation group state, keyed by group name."""
-    listeners: list[Callable[[str, str], Awaitable[None]]] = attrs.field(factory=list)
-    """Called as ``listener(event_kind, entity_url)`` when entities change (web hooks)."""
-    middlewares: list[Any] = attrs.field(factory=list)
-    """Extra aiohttp middlewares run before auth (fault injection plugs in here)."""
-    tasks: set[asyncio.Task[None]] = attrs.field(factory=set)
-    """Background work started with :meth:`spawn`, cancelled when the emulator stops."""
-
-    def url(self, path: str, **query: Any) -> str:
-        """Absolute URL of an API path, with ``api-version``."""
-        q = {k: str(v) for k, v in query.items() if v is not None}
-        q["api-version"] = self.api_version
-        return str(URL(self.base_url + "/speechtotext" + path).with_query(q))
-
-    async def emit(self, event_kind: str, entity_url: str) -> None:
-        """Tell the listeners that an entity changed (``transcriptionCompletion``, ...)."""
-        for listener in list(self.listeners):
-            await listener(event_kind, entity_url)
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run background work (entity lifecycles, web hook deliveries) in a task that the
-        emulator owns: it is cancelled when the emulator stops."""
-        task = asyncio.get_running_loop().create_task(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
-
-
-def json_response(
-    data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=json.dumps(data, separators=(",", ":")).encode(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    *,
-    inner_code: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    """An error in the service's shape: ``{"code", "message", "innerError": {...}}``."""
-    body: dict[str, Any] = {"code": code, "message": message}
-    if inner_code is not None:
-        body["innerError"] = {"code": inner_code, "message": message}
-    return json_response(body, status=status, headers=headers)
-
-
-def now_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def paginate(
-    request: web.Request,
-    state: EmulatorState,
-    items: Iterable[Mapping[str, Any]],
-    *,
-    filterable: Iterable[str],
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    """A paged list response (``values`` and ``@nextLink``) honouring skip, top and filter."""
-    try:
-        skip = int(request.query.get("skip", "0"))
-        top = int(request.query.get("top", "100"))
-    except ValueError:
-        return error_response(
-            400,
-            "InvalidArgument",
-            "skip and top must be integers.",
-            inner_code="UnsupportedPagination",
-        )
-    if skip < 0 or not 1 <= top <= 100:
-        return error_response(
-            400,
-            "InvalidArgument",
-            "skip must be >= 0 and top 1..100.",
-            inner_code="UnsupportedPagination",
-        )
-    expr = request.query.get("filter")
-    selected = list(items)
-    if expr:
-        try:
-            selected = apply_filter(selected, expr, set(filterable))
-        except FilterError as exc:
-            return error_response(400, "InvalidArgument", str(exc), inner_code="UnsupportedFilter")
-    page = selected[skip : skip + top]
-    body: dict[str, Any] = {"values": page}
-    if skip + top < len(selected):
-        body["@nextLink"] = str(
-            request.url.with_query(
-                {
-                    **request.query,
-                    "skip": str(skip + top),
-                    "top": str(top),
-                    "api-version": state.api_version,
-                }
-            )
-        )
-    return json_response(body, headers=headers)
-
-
-def _state(request: web.Request) -> EmulatorState:
-    state = request.app[STATE_KEY]
-    assert isinstance(state, EmulatorState)
-    return state
+__all__ = ["SpeechEmulator", "build_app"]
 
 
 @web.middleware
 async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
-    state = _state(request)
+    state = get_state(request)
     state.requests.append(
         RequestRecord(
             method=request.method,
@@ -226,7 +64,7 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def _check_api(request: web.Request, handler: Handler) -> web.StreamResponse:
-    state = _state(request)
+    state = get_state(request)
     if not request.path.startswith("/speechtotext/"):
         return await handler(request)  # e.g. result blobs, which carry their own SAS token
     key = request.headers.get("Ocp-Apim-Subscription-Key")
@@ -270,18 +108,6 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
-    from . import (
-        _batch,
-        _blobs,
-        _datasets,
-        _endpoints,
-        _evaluations,
-        _fast,
-        _models,
-        _projects,
-        _webhooks,
-    )
-
     app = web.Application(
         middlewares=[_record, *state.middlewares, _check_api],
         client_max_size=64 * 1024 * 1024,
@@ -306,16 +132,10 @@ def build_app(state: EmulatorState) -> web.Application:
 
 async def _cancel_tasks(app: web.Application) -> None:
     state = app[STATE_KEY]
-    assert isinstance(state, EmulatorState)
     tasks = list(state.tasks)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def get_state(request: web.Request) -> EmulatorState:
-    """The emulator state behind a request (for route handlers)."""
-    return _state(request)
 
 
 class SpeechEmulator:
@@ -371,6 +191,45 @@ class SpeechEmulator:
     def requests(self) -> collections.deque[RequestRecord]:
         """Every request received so far."""
         return self.state.requests
+
+    def serve_file(
+        self, path: str | os.PathLike[str], *, sas_lifetime_minutes: int | None = None
+    ) -> str:
+        """A URL at which the emulator serves the local file ``path``, as Blob Storage serves
+        a blob behind a SAS link: give it as ``audio_url=`` to ``transcribe()``, in
+        ``content_urls`` of a batch job, or as a dataset's ``content_url``. Reading it needs
+        no key. The file is read when requested; the URL ends with the file's name (which
+        :class:`ScriptedRecognizer` matches) and stays valid ``sas_lifetime_minutes`` (by
+        default 12 hours, as the service's links).
+
+        Raises ``FileNotFoundError`` when ``path`` is not a file and ``RuntimeError`` when
+        the emulator is not running.
+        """
+        file = Path(path)
+        if not file.is_file():
+            raise FileNotFoundError(f"cannot serve {file}: no such file")
+        return self._serve(file.resolve(), file.name, sas_lifetime_minutes)
+
+    def serve_bytes(
+        self, data: bytes, name: str, *, sas_lifetime_minutes: int | None = None
+    ) -> str:
+        """Like :meth:`serve_file`, for ``data`` in memory (``make_wav()`` output, say); the
+        URL ends with ``name``, e.g. ``call.wav``."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        if not name or "/" in name:
+            raise ValueError(f"name must be a file name such as 'call.wav', not {name!r}")
+        return self._serve(bytes(data), name, sas_lifetime_minutes)
+
+    def _serve(self, content: bytes | Path, name: str, minutes: int | None) -> str:
+        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int)):
+            raise TypeError("sas_lifetime_minutes must be an integer")
+        if minutes is not None and minutes < 0:
+            raise ValueError(f"sas_lifetime_minutes must be >= 0, not {minutes}")
+        base_url = self.endpoint  # raises when not running
+        blob = f"served/{secrets.token_hex(8)}/{name}"
+        self.state.stores.blobs.put(blob, content)
+        return self.state.stores.blobs.sas_url(base_url, blob, minutes)
 
     def __repr__(self) -> str:
         where = self.state.base_url or "not running"

@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ._emulator import EmulatorState, get_state
 from ._entities import (
     SUPPORTED_LOCALES,
     ApiError,
@@ -19,11 +18,12 @@ from ._entities import (
     find_model,
     id_of,
     read_json,
-    run_lifecycle,
     set_status,
 )
-from ._entity_routes import Group, base_entity, create_response
+from ._entity_routes import Group
 from ._filter import FILTERABLE
+from ._state import EmulatorState, get_state
+from ._stores import Entity
 
 __all__ = ["register"]
 
@@ -32,14 +32,8 @@ _FIELDS = (*_UPDATABLE, "locale")
 
 
 def _check_model(state: EmulatorState, body: dict[str, Any], locale: str) -> None:
-    if body.get("model") is None:
-        return
-    model = find_model(state, body, "model")
-    if model.get("locale") != locale:
-        raise bad(
-            f"The model's locale '{model.get('locale')}' is not the endpoint's '{locale}'.",
-            "ModelMismatch",
-        )
+    if body.get("model") is not None:
+        find_model(state, body, "model", locale)
 
 
 def _flag(body: dict[str, Any], name: str) -> bool | None:
@@ -56,11 +50,11 @@ def _flag(body: dict[str, Any], name: str) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-async def _deploy(state: EmulatorState, entity: dict[str, Any]) -> dict[str, str] | None:
+async def _deploy(state: EmulatorState, entity: Entity) -> dict[str, str] | None:
     return None
 
 
-def _on_update(state: EmulatorState, entity: dict[str, Any], body: dict[str, Any]) -> None:
+def _on_update(state: EmulatorState, entity: Entity, body: dict[str, Any]) -> None:
     flag = _flag(body, "contentLoggingEnabled")
     if body.get("model") is not None:
         if entity.get("status") not in ("Succeeded", "Failed"):
@@ -73,13 +67,14 @@ def _on_update(state: EmulatorState, entity: dict[str, Any], body: dict[str, Any
         _check_model(state, body, entity["locale"])
         set_status(entity, "NotStarted")
         entity.get("properties", {}).pop("error", None)
-        state.spawn(run_lifecycle(state, "endpoints", id_of(entity), _deploy))
+        GROUP.start(state, entity, _deploy)
     if flag is not None:
         entity.setdefault("properties", {})["loggingEnabled"] = flag
 
 
 GROUP = Group(
     name="endpoints",
+    store=lambda stores: stores.endpoints,
     filterable=FILTERABLE["endpoints"],
     updatable=_UPDATABLE,
     on_update=_on_update,
@@ -97,7 +92,7 @@ async def _create(request: web.Request) -> web.StreamResponse:
     logging = _flag(body, "loggingEnabled")
     _check_model(state, body, body["locale"])
     check_project(state, body)
-    entity = base_entity(state, "endpoints", body)
+    entity = GROUP.new_entity(state, body)
     if body.get("model") is not None:
         entity = {"self": entity.pop("self"), "model": body["model"], **entity}
     endpoint_id = id_of(entity)
@@ -105,4 +100,4 @@ async def _create(request: web.Request) -> web.StreamResponse:
     entity["properties"] = {"loggingEnabled": bool(logging)}
     entity["links"] = {"webSocket": f"{host}/stt/speech/universal/v2?cid={endpoint_id}"}
     entity["status"] = "NotStarted"
-    return await create_response(state, "endpoints", entity, _deploy)
+    return await GROUP.create(state, entity, _deploy)

@@ -1,49 +1,48 @@
 """What the emulated groups share: service-shaped errors (:class:`ApiError`, raised from
-any handler wrapped with :func:`handler`), ids, body checks, references and status
-lifecycles. The generic routes of the custom speech groups are in ``_entity_routes``.
+any handler wrapped with :func:`handler`), path and query parameters, body checks and
+references. The generic routes and the status lifecycle of entities are in
+``_entity_routes``.
 
-Entities are kept as the wire JSON the service returns, in ``state.stores[<group>]`` keyed
+Entities are kept as the wire JSON the service returns, in ``state.stores.<group>`` keyed
 by id. Keys starting with ``_`` are private bookkeeping and never served.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 from yarl import URL
 
-from ._base_models import base_models, custom_models
-from ._emulator import EmulatorState, error_response, now_iso
+from ._state import EmulatorState, Handler, error_response, now_iso
+from ._stores import Entity
 
 __all__ = [
     "SUPPORTED_LOCALES",
     "TERMINAL",
     "ApiError",
-    "Handler",
-    "Work",
     "bad",
     "check_fields",
     "check_project",
-    "entity_store",
     "find_model",
     "handler",
     "id_of",
     "in_project",
-    "refers_to",
     "merge_patch",
     "new_id",
+    "not_found",
     "path_id",
     "public",
     "read_json",
+    "ref_path",
+    "refers_to",
     "resolve_ref",
     "retry_after",
-    "run_lifecycle",
+    "sas_minutes",
     "set_status",
 ]
 
@@ -71,8 +70,7 @@ _COMMON_FIELDS = frozenset({"displayName", "description", "customProperties", "l
 _READ_ONLY = frozenset(
     {"self", "createdDateTime", "lastActionDateTime", "status", "links", "properties"}
 )
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_INT32 = 2**31 - 1
 
 
 class ApiError(Exception):
@@ -102,14 +100,13 @@ def bad(message: str, inner: str = "InvalidParameterValue") -> ApiError:
     return ApiError(400, "InvalidArgument", message, inner)
 
 
+def not_found(what: str, entity_id: str) -> ApiError:
+    """The service's 404 for an id that names nothing, e.g. ``not_found("dataset", id)``."""
+    return ApiError(404, "NotFound", f"The {what} '{entity_id}' does not exist.")
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def entity_store(state: EmulatorState, group: str) -> dict[str, dict[str, Any]]:
-    store = state.stores.setdefault(group, {})
-    assert isinstance(store, dict)
-    return store
 
 
 def public(entity: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,10 +115,27 @@ def public(entity: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def path_id(request: web.Request, name: str = "id") -> str:
+    """The UUID path parameter ``name``, lower-cased; anything else names nothing (404)."""
     value = request.match_info[name]
     if not _UUID.fullmatch(value):
         raise ApiError(404, "NotFound", f"The id '{value}' is not a valid UUID.")
     return value.lower()
+
+
+def sas_minutes(request: web.Request, *, required: bool = False) -> int | None:
+    """The ``sasLifetimeMinutes`` query parameter: an int32 from 0 (from 1 where
+    ``required``, as the manifests need it), or None when absent and not required."""
+    raw = request.query.get("sasLifetimeMinutes")
+    if raw is None and not required:
+        return None
+    least = 1 if required else 0
+    if raw is None or not raw.isascii() or not raw.isdigit() or not least <= int(raw) <= MAX_INT32:
+        needed = "is required here: " if required else "must be "
+        raise bad(
+            f"sasLifetimeMinutes {needed}an integer from {least} to {MAX_INT32}.",
+            "InvalidSasValidityDuration",
+        )
+    return int(raw)
 
 
 def id_of(entity: Mapping[str, Any]) -> str:
@@ -166,8 +180,10 @@ def check_fields(
     *,
     required: Iterable[str] = (),
     create: bool = False,
+    locales: Collection[str] = SUPPORTED_LOCALES,
 ) -> None:
-    """Check the common fields of a create (``create=True``) or update body."""
+    """Check the common fields of a create (``create=True``) or update body; ``locale``
+    must be one of ``locales``."""
     known = set(allowed) | (_READ_ONLY if create else set())
     unknown = sorted(set(body) - known)
     if unknown:
@@ -185,7 +201,7 @@ def check_fields(
         raise bad("The property 'displayName' must not be empty.")
     if "locale" in body:
         locale = body["locale"]
-        if locale not in SUPPORTED_LOCALES:
+        if locale not in locales:
             raise bad(f"The locale '{locale}' is not supported.", "InvalidLocale")
     props = body.get("customProperties")
     if props is not None:
@@ -226,29 +242,31 @@ def ref_path(ref: Any, name: str, inner: str) -> list[str]:
 
 
 def resolve_ref(
-    state: EmulatorState, body: Mapping[str, Any], name: str, group: str, inner: str
-) -> dict[str, Any] | None:
-    """The entity that ``body[name]`` references in ``group``, or None when absent."""
+    store: Mapping[str, Entity], body: Mapping[str, Any], name: str, group: str, inner: str
+) -> Entity | None:
+    """The entity that ``body[name]`` references in ``group`` (kept in ``store``), or None
+    when absent."""
     ref = body.get(name)
     if ref is None:
         return None
     parts = ref_path(ref, name, inner)
     if len(parts) != 2 or parts[0] != group:
         raise bad(f"The reference '{name}' must point to one of the {group}.", inner)
-    entity = entity_store(state, group).get(parts[1].lower())
+    entity = store.get(parts[1].lower())
     if entity is None:
         raise bad(f"The {group[:-1]} referenced by '{name}' does not exist.", inner)
     return entity
 
 
-def find_model(state: EmulatorState, body: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The custom or base model ``body[name]`` references; it must be usable."""
+def find_model(state: EmulatorState, body: Mapping[str, Any], name: str, locale: str) -> Entity:
+    """The custom or base model ``body[name]`` references; it must be usable, for
+    ``locale``."""
     parts = ref_path(body.get(name), name, "InvalidModel")
     model_id = parts[-1].lower()
     if parts[:-1] == ["models", "base"]:
-        model = base_models(state).get(model_id)
+        model = state.stores.base_models.get(model_id)
     elif parts[:-1] == ["models"]:
-        model = custom_models(state).get(model_id)
+        model = state.stores.models.get(model_id)
     else:
         raise bad(f"The reference '{name}' must point to a model.", "InvalidModel")
     if not isinstance(model, dict):
@@ -257,11 +275,16 @@ def find_model(state: EmulatorState, body: Mapping[str, Any], name: str) -> dict
         raise bad(f"The model referenced by '{name}' has failed.", "InvalidModel")
     if model.get("status", "Succeeded") != "Succeeded":
         raise bad(f"The model referenced by '{name}' is not trained yet.", "InvalidModel")
+    if model.get("locale") != locale:
+        raise bad(
+            f"The locale of {name} ('{model.get('locale')}') is not '{locale}'.", "ModelMismatch"
+        )
     return model
 
 
 def check_project(state: EmulatorState, body: Mapping[str, Any]) -> None:
-    resolve_ref(state, body, "project", "projects", "InvalidProject")
+    """``body["project"]``, when given, must be a project of the emulator."""
+    resolve_ref(state.stores.projects, body, "project", "projects", "InvalidProject")
 
 
 def refers_to(ref: Any, entity_id: str) -> bool:
@@ -272,36 +295,3 @@ def refers_to(ref: Any, entity_id: str) -> bool:
 
 def in_project(entity: Mapping[str, Any], project_id: str) -> bool:
     return refers_to(entity.get("project"), project_id)
-
-
-# -- lifecycles ---------------------------------------------------------------------------
-
-Work = Callable[[EmulatorState, dict[str, Any]], Awaitable[dict[str, str] | None]]
-"""Processing of an entity: returns None on success, or ``{"code", "message"}``."""
-
-
-async def run_lifecycle(state: EmulatorState, group: str, entity_id: str, work: Work) -> None:
-    """NotStarted for ``timing.queue_delay``, Running for at least ``timing.run_time`` while
-    ``work`` runs, then Succeeded, or Failed with ``properties.error``; web hook events
-    ``<kind>Processing`` and ``<kind>Completion`` at the transitions."""
-    kind = group[:-1]
-    store = entity_store(state, group)
-    await asyncio.sleep(state.timing.queue_delay)
-    entity = store.get(entity_id)
-    if entity is None:
-        return
-    set_status(entity, "Running")
-    await state.emit(f"{kind}Processing", entity["self"])
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        error = await work(state, entity)
-    except Exception as exc:  # the emulator's own failure: report it on the entity
-        error = {"code": "InternalError", "message": f"{type(exc).__name__}: {exc}"}
-    await asyncio.sleep(max(0.0, state.timing.run_time - (loop.time() - started)))
-    if store.get(entity_id) is not entity:
-        return  # deleted meanwhile
-    if error is not None:
-        entity.setdefault("properties", {})["error"] = error
-    set_status(entity, "Failed" if error is not None else "Succeeded")
-    await state.emit(f"{kind}Completion", entity["self"])

@@ -1,103 +1,113 @@
-"""The generic routes of the emulated custom speech groups (get, list, update, delete,
-files) and the creation of entities."""
+"""The generic routes of the emulated entity groups (get, list, update, delete, files), the
+creation of entities and their status lifecycle, written once for every group."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 from aiohttp import web
 
-from ._blobs import blobs
-from ._emulator import EmulatorState, get_state, json_response, now_iso, paginate
 from ._entities import (
-    ApiError,
-    Handler,
-    Work,
-    bad,
     check_fields,
     check_project,
-    entity_store,
     handler,
     id_of,
     merge_patch,
     new_id,
+    not_found,
     path_id,
     public,
     read_json,
     retry_after,
-    run_lifecycle,
+    sas_minutes,
+    set_status,
 )
 from ._filter import FILTERABLE
+from ._state import EmulatorState, Handler, get_state, json_response, now_iso, paginate
+from ._stores import Entity, Stores
 
-__all__ = ["Group", "add_file", "base_entity", "create_response", "file_json"]
+__all__ = ["Group", "Work", "add_file"]
+
+Work = Callable[[EmulatorState, Entity], Awaitable[dict[str, str] | None]]
+"""Processing of an entity: returns None on success, or ``{"code", "message"}``."""
 
 
 # -- files --------------------------------------------------------------------------------
 
 
+def _blob_prefix(group: str, entity_id: str) -> str:
+    return f"{group}/{entity_id}/"
+
+
 def add_file(
     state: EmulatorState,
     group: str,
-    entity: dict[str, Any],
+    entity: Entity,
     name: str,
     kind: str,
     data: bytes | Path,
 ) -> None:
-    """Attach a file (kept in the blob store) to an entity."""
+    """Attach a file (kept in the blob store) to an entity of ``group``; it is served by
+    the group's file routes and deleted with the entity."""
     file_id = new_id()
-    blob = f"{group}/{id_of(entity)}/{file_id}/{name}"
-    blobs(state).put(blob, data)
+    blob = f"{_blob_prefix(group, id_of(entity))}{file_id}/{name}"
+    state.stores.blobs.put(blob, data)
     entity.setdefault("_files", []).append(
         {"id": file_id, "name": name, "kind": kind, "blob": blob, "created": now_iso()}
     )
 
 
-def file_json(
+def _file_json(
     state: EmulatorState, group: str, entity_id: str, f: Mapping[str, Any], minutes: int | None
 ) -> dict[str, Any]:
     """A file :func:`add_file` attached, as served, with a SAS link valid ``minutes``."""
+    blobs = state.stores.blobs
     return {
         "self": state.url(f"/{group}/{entity_id}/files/{f['id']}"),
         "name": f["name"],
         "kind": f["kind"],
-        "links": {"contentUrl": blobs(state).sas_url(state, f["blob"], minutes)},
-        "properties": {"size": blobs(state).size(f["blob"])},
+        "links": {"contentUrl": blobs.sas_url(state.base_url, f["blob"], minutes)},
+        "properties": {"size": blobs.size(f["blob"])},
         "createdDateTime": f["created"],
     }
 
 
-def _sas_minutes(request: web.Request) -> int | None:
-    raw = request.query.get("sasLifetimeMinutes")
-    if raw is None:
-        return None
-    if not raw.isdigit() or int(raw) > 7 * 24 * 60:
-        raise bad(
-            "sasLifetimeMinutes must be an integer between 0 and 10080.",
-            "InvalidSasValidityDuration",
-        )
-    return int(raw)
-
-
-# -- the generic routes of a group ----------------------------------------------------------
+# -- a group ------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
 class Group:
-    """One custom speech group's generic routes: get, list, update, delete, files."""
+    """One group of entities: its generic routes (get, list, update, delete, files), how its
+    entities are created, and their status lifecycle."""
 
     name: str
-    """Store key and path segment, e.g. ``datasets``."""
+    """Path segment, e.g. ``datasets``; its singular names the events (``datasetCreation``)."""
+    store: Callable[[Stores], dict[str, Entity]]
+    """Where the group's entities are kept, e.g. ``lambda stores: stores.datasets``."""
     filterable: frozenset[str]
     updatable: tuple[str, ...] = ("displayName", "description", "customProperties", "project")
     lifecycle: bool = True
     """Whether the entities have a status (projects do not)."""
-    on_update: Callable[[EmulatorState, dict[str, Any], dict[str, Any]], None] | None = None
+    on_update: Callable[[EmulatorState, Entity, dict[str, Any]], None] | None = None
     """Extra checks and effects of an update: ``(state, entity, body)``."""
-    on_delete: Callable[[EmulatorState, dict[str, Any]], None] | None = None
+    on_delete: Callable[[EmulatorState, Entity], None] | None = None
     """Refuse a delete by raising :class:`ApiError`, or clean up."""
+    time_to_live: Callable[[EmulatorState, Entity], float] | None = None
+    """Seconds an entity is kept after it ended, then deleted; None: kept until deleted."""
+
+    @property
+    def kind(self) -> str:
+        """The singular, as events spell it: ``dataset``."""
+        return self.name[:-1]
+
+    def entities(self, state: EmulatorState) -> dict[str, Entity]:
+        return self.store(state.stores)
+
+    # -- routes --
 
     def register(
         self, app: web.Application, *, create: Handler | None = None, locales: Any = None
@@ -123,12 +133,13 @@ class Group:
         app.router.add_get(base, handler(self.list_files))
         app.router.add_get(base + "/{fileId}", handler(self.get_file))
 
-    def entity(self, request: web.Request) -> tuple[EmulatorState, dict[str, Any]]:
+    def entity(self, request: web.Request) -> tuple[EmulatorState, Entity]:
+        """The entity the request's ``{id}`` names, or a 404."""
         state = get_state(request)
         entity_id = path_id(request)
-        entity = entity_store(state, self.name).get(entity_id)
+        entity = self.entities(state).get(entity_id)
         if entity is None:
-            raise ApiError(404, "NotFound", f"The {self.name[:-1]} '{entity_id}' does not exist.")
+            raise not_found(self.kind, entity_id)
         return state, entity
 
     def _headers(self, state: EmulatorState, entities: Iterable[Mapping[str, Any]]) -> Any:
@@ -136,7 +147,7 @@ class Group:
 
     async def list(self, request: web.Request) -> web.StreamResponse:
         state = get_state(request)
-        items = [public(e) for e in entity_store(state, self.name).values()]
+        items = [public(e) for e in self.entities(state).values()]
         headers = self._headers(state, items)
         return paginate(request, state, items, filterable=self.filterable, headers=headers)
 
@@ -156,23 +167,19 @@ class Group:
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         state = get_state(request)
-        entity_id = path_id(request)
-        entity = entity_store(state, self.name).get(entity_id)
+        entity = self.entities(state).get(path_id(request))
         if entity is not None:
             if self.on_delete is not None:
                 self.on_delete(state, entity)
-            del entity_store(state, self.name)[entity_id]
-            blobs(state).delete_prefix(f"{self.name}/{entity_id}/")
-            if self.lifecycle:
-                await state.emit(f"{self.name[:-1]}Deletion", entity["self"])
+            await self.remove(state, entity)
         return web.Response(status=204)
 
     async def list_files(self, request: web.Request) -> web.StreamResponse:
         state, entity = self.entity(request)
-        minutes = _sas_minutes(request)
-        entity_id = path_id(request)
+        minutes = sas_minutes(request)
+        entity_id = id_of(entity)
         files = [
-            file_json(state, self.name, entity_id, f, minutes) for f in entity.get("_files", [])
+            _file_json(state, self.name, entity_id, f, minutes) for f in entity.get("_files", [])
         ]
         return paginate(
             request,
@@ -184,35 +191,76 @@ class Group:
 
     async def get_file(self, request: web.Request) -> web.StreamResponse:
         state, entity = self.entity(request)
-        minutes = _sas_minutes(request)
+        minutes = sas_minutes(request)
         file_id = path_id(request, "fileId")
         for f in entity.get("_files", []):
             if f["id"] == file_id:
-                return json_response(file_json(state, self.name, path_id(request), f, minutes))
-        raise ApiError(404, "NotFound", f"The file '{file_id}' does not exist.")
+                return json_response(_file_json(state, self.name, id_of(entity), f, minutes))
+        raise not_found("file", file_id)
 
+    # -- creation, lifecycle, removal --
 
-async def create_response(
-    state: EmulatorState, group: str, entity: dict[str, Any], work: Work | None
-) -> web.Response:
-    """Store a new entity, start its lifecycle, and answer 201 with ``Location``."""
-    entity_id = id_of(entity)
-    entity_store(state, group)[entity_id] = entity
-    if work is not None:
-        state.spawn(run_lifecycle(state, group, entity_id, work))
-    if "status" in entity:
-        await state.emit(f"{group[:-1]}Creation", entity["self"])
-    return json_response(public(entity), status=201, headers={"Location": entity["self"]})
+    def new_entity(self, state: EmulatorState, body: Mapping[str, Any]) -> Entity:
+        """A new entity with a fresh id and the common fields of the create ``body``."""
+        now = now_iso()
+        entity: Entity = {"self": state.url(f"/{self.name}/{new_id()}")}
+        for key in ("displayName", "description", "customProperties", "locale", "project"):
+            if body.get(key) is not None:
+                entity[key] = body[key]
+        entity["createdDateTime"] = now
+        entity["lastActionDateTime"] = now
+        return entity
 
+    async def create(self, state: EmulatorState, entity: Entity, work: Work | None) -> web.Response:
+        """Store a new entity, emit ``<kind>Creation``, start its lifecycle with ``work``,
+        and answer 201 with ``Location``."""
+        self.entities(state)[id_of(entity)] = entity
+        if self.lifecycle and "status" in entity:
+            await state.emit(f"{self.kind}Creation", entity["self"])
+        if work is not None:
+            self.start(state, entity, work)
+        return json_response(public(entity), status=201, headers={"Location": entity["self"]})
 
-def base_entity(state: EmulatorState, group: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields every new entity starts with."""
-    entity_id = new_id()
-    now = now_iso()
-    entity: dict[str, Any] = {"self": state.url(f"/{group}/{entity_id}")}
-    for key in ("displayName", "description", "customProperties", "locale", "project"):
-        if body.get(key) is not None:
-            entity[key] = body[key]
-    entity["createdDateTime"] = now
-    entity["lastActionDateTime"] = now
-    return entity
+    def start(self, state: EmulatorState, entity: Entity, work: Work) -> None:
+        """Run the entity through its statuses with ``work``, in a task that deleting the
+        entity cancels."""
+        entity["_task"] = state.spawn(self._lifecycle(state, entity, work))
+
+    async def _lifecycle(self, state: EmulatorState, entity: Entity, work: Work) -> None:
+        """``NotStarted`` for ``timing.queue_delay``, ``Running`` for ``timing.run_time``,
+        then ``work`` runs and the entity ends ``Succeeded``, or ``Failed`` with
+        ``properties.error``; events ``<kind>Processing`` and ``<kind>Completion`` at the
+        transitions. With :attr:`time_to_live`, the entity is deleted that long after."""
+        try:
+            await asyncio.sleep(state.timing.queue_delay)
+            set_status(entity, "Running")
+            await state.emit(f"{self.kind}Processing", entity["self"])
+            await asyncio.sleep(state.timing.run_time)
+            try:
+                error = await work(state, entity)
+            except Exception as exc:  # the emulator's own failure: report it on the entity
+                error = {"code": "InternalError", "message": f"{type(exc).__name__}: {exc}"}
+            if error is not None:
+                entity.setdefault("properties", {})["error"] = error
+            set_status(entity, "Failed" if error is not None else "Succeeded")
+            await state.emit(f"{self.kind}Completion", entity["self"])
+            if self.time_to_live is not None:
+                await asyncio.sleep(self.time_to_live(state, entity))
+                await self.remove(state, entity)
+        finally:
+            if entity.get("_task") is asyncio.current_task():
+                del entity["_task"]
+
+    async def remove(self, state: EmulatorState, entity: Entity) -> None:
+        """Forget the entity, its files and its pending work; emit ``<kind>Deletion``."""
+        entity_id = id_of(entity)
+        store = self.entities(state)
+        if store.get(entity_id) is not entity:
+            return
+        del store[entity_id]
+        state.stores.blobs.delete_prefix(_blob_prefix(self.name, entity_id))
+        task = entity.pop("_task", None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        if self.lifecycle:
+            await state.emit(f"{self.kind}Deletion", entity["self"])

@@ -14,20 +14,20 @@ from typing import Any
 
 from aiohttp import web
 
-from ._emulator import EmulatorState, get_state
 from ._entities import (
     SUPPORTED_LOCALES,
     bad,
     check_fields,
     check_project,
-    entity_store,
     find_model,
     id_of,
     read_json,
     resolve_ref,
 )
-from ._entity_routes import Group, add_file, base_entity, create_response
+from ._entity_routes import Group, add_file
 from ._filter import FILTERABLE
+from ._state import EmulatorState, get_state
+from ._stores import Entity
 
 __all__ = ["register", "scores"]
 
@@ -44,7 +44,11 @@ _FIELDS = (
     "transcription2",
 )
 
-GROUP = Group(name="evaluations", filterable=FILTERABLE["evaluations"])
+GROUP = Group(
+    name="evaluations",
+    store=lambda stores: stores.evaluations,
+    filterable=FILTERABLE["evaluations"],
+)
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
@@ -58,7 +62,7 @@ async def _create(request: web.Request) -> web.StreamResponse:
     required = ("displayName", "locale", "model1", "model2", "dataset")
     check_fields(body, _FIELDS, required=required, create=True)
     locale = body["locale"]
-    dataset = resolve_ref(state, body, "dataset", "datasets", "InvalidDataset")
+    dataset = resolve_ref(state.stores.datasets, body, "dataset", "datasets", "InvalidDataset")
     assert dataset is not None
     if dataset["kind"] != "Acoustic":
         raise bad(
@@ -76,15 +80,9 @@ async def _create(request: web.Request) -> web.StreamResponse:
             "InvalidLocale",
         )
     for name in ("model1", "model2"):
-        model = find_model(state, body, name)
-        if model.get("locale") != locale:
-            raise bad(
-                f"The locale of {name} ('{model.get('locale')}') is not the evaluation's "
-                f"'{locale}'.",
-                "ModelMismatch",
-            )
+        find_model(state, body, name, locale)
     check_project(state, body)
-    entity = base_entity(state, "evaluations", body)
+    entity = GROUP.new_entity(state, body)
     entity.pop("locale")
     for name in ("model1", "model2", "dataset", "project"):
         if body.get(name) is not None:
@@ -92,11 +90,11 @@ async def _create(request: web.Request) -> web.StreamResponse:
     entity["links"] = {"files": state.url(f"/evaluations/{id_of(entity)}/files")}
     entity["locale"] = locale
     entity["status"] = "NotStarted"
-    return await create_response(state, "evaluations", entity, _evaluate)
+    return await GROUP.create(state, entity, _evaluate)
 
 
-async def _evaluate(state: EmulatorState, entity: dict[str, Any]) -> dict[str, str] | None:
-    dataset = entity_store(state, "datasets").get(id_of(entity["dataset"]))
+async def _evaluate(state: EmulatorState, entity: Entity) -> dict[str, str] | None:
+    dataset = state.stores.datasets.get(id_of(entity["dataset"]))
     if dataset is None:
         return {"code": "InvalidDataset", "message": "The dataset no longer exists."}
     utterances = dataset.get("_utterances") or []
@@ -113,9 +111,8 @@ async def _evaluate(state: EmulatorState, entity: dict[str, Any]) -> dict[str, s
                 "wordErrorRate": figures["wordErrorRate"],
             }
             name = f"{u['name']}.model{n}_score.json"
-            add_file(
-                state, "evaluations", entity, name, "EvaluationDetails", json.dumps(detail).encode()
-            )
+            data = json.dumps(detail).encode()
+            add_file(state, GROUP.name, entity, name, "EvaluationDetails", data)
     entity["properties"] = properties
     return None
 

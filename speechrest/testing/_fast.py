@@ -12,10 +12,10 @@ import aiohttp
 from aiohttp import web
 
 from ._audio import AudioFormatError, AudioInfo, probe_audio
-from ._emulator import EmulatorState, error_response, get_state, json_response
 from ._entities import ApiError, handler
 from ._recognizer import PROFANITY_MODES, filter_profanity, words_of
 from ._spool import CHUNK, fetch_to_file, open_spool
+from ._state import EmulatorState, error_response, get_state, json_response
 
 __all__ = ["register", "result_body"]
 

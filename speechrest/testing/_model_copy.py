@@ -16,15 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ._base_models import custom_model_links, custom_models
-from ._blobs import blobs
-from ._emulator import EmulatorState, get_state, json_response, now_iso
+from ._base_models import custom_model_links
 from ._entities import (
     ApiError,
     bad,
-    entity_store,
     handler,
     new_id,
+    not_found,
     path_id,
     public,
     read_json,
@@ -32,6 +30,8 @@ from ._entities import (
     set_status,
 )
 from ._entity_routes import add_file
+from ._state import EmulatorState, get_state, json_response, now_iso
+from ._stores import Entity
 
 __all__ = ["EMULATOR_REGION", "EMULATOR_RESOURCE_ID", "register"]
 
@@ -76,7 +76,7 @@ async def authorize_copy(request: web.Request) -> web.StreamResponse:
         "expirationDateTime": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "id": new_id(),
     }
-    entity_store(state, "copy_authorizations")[authorization["id"]] = authorization
+    state.stores.copy_authorizations[authorization["id"]] = authorization
     return json_response(authorization)
 
 
@@ -87,15 +87,15 @@ async def copy_model(request: web.Request) -> web.StreamResponse:
     if missing:
         raise bad(f"The copy authorization lacks {', '.join(missing)}.", "InvalidPayload")
     model_id = path_id(request)
-    source = custom_models(state).get(model_id)
+    source = state.stores.models.get(model_id)
     if source is None:
-        raise ApiError(404, "NotFound", f"The model '{model_id}' does not exist.")
+        raise not_found("model", model_id)
     if source["status"] != "Succeeded":
         raise bad(
             f"The model is {source['status']}; only a Succeeded model can be copied.",
             "InvalidModel",
         )
-    issued = entity_store(state, "copy_authorizations").get(body["id"])
+    issued = state.stores.copy_authorizations.get(body["id"])
     if issued is None or issued["targetResourceId"] != body["targetResourceId"]:
         raise ApiError(
             403,
@@ -110,24 +110,24 @@ async def copy_model(request: web.Request) -> web.StreamResponse:
         )
     operation_id = new_id()
     now = now_iso()
-    operation: dict[str, Any] = {
+    operation: Entity = {
         "id": operation_id,
         "self": state.url(f"/operations/models/copy/{operation_id}"),
         "createdDateTime": now,
         "lastActionDateTime": now,
         "status": "NotStarted",
     }
-    entity_store(state, "model_copies")[operation_id] = operation
+    state.stores.model_copies[operation_id] = operation
     state.spawn(_run_copy(state, operation, model_id))
     headers = {"Operation-Location": operation["self"], **retry_after(state, [operation])}
     return json_response(operation, status=202, headers=headers)
 
 
-async def _run_copy(state: EmulatorState, operation: dict[str, Any], model_id: str) -> None:
+async def _run_copy(state: EmulatorState, operation: Entity, model_id: str) -> None:
     await asyncio.sleep(state.timing.queue_delay)
     set_status(operation, "Running")
     await asyncio.sleep(state.timing.run_time)
-    source = custom_models(state).get(model_id)
+    source = state.stores.models.get(model_id)
     if source is None:
         operation["error"] = {
             "code": "InvalidModel",
@@ -136,16 +136,18 @@ async def _run_copy(state: EmulatorState, operation: dict[str, Any], model_id: s
         set_status(operation, "Failed")
         return
     new = new_id()
-    model = {k: copy.deepcopy(v) for k, v in source.items() if k not in ("_files", "project")}
+    model = {
+        k: copy.deepcopy(v) for k, v in source.items() if not k.startswith("_") and k != "project"
+    }
     model["self"] = state.url(f"/models/{new}")
     model["createdDateTime"] = now_iso()
     model["links"] = custom_model_links(state, new)
     for file in source.get("_files", []):
-        content = blobs(state).get(file["blob"])
+        content = state.stores.blobs.get(file["blob"])
         if content is not None:
             add_file(state, "models", model, file["name"], file["kind"], content)
     set_status(model, "Succeeded")
-    custom_models(state)[new] = model
+    state.stores.models[new] = model
     operation["result"] = {"link": model["self"]}
     set_status(operation, "Succeeded")
     await state.emit("modelCreation", model["self"])
@@ -155,9 +157,9 @@ async def _run_copy(state: EmulatorState, operation: dict[str, Any], model_id: s
 async def get_copy(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     operation_id = path_id(request)
-    operation = entity_store(state, "model_copies").get(operation_id)
+    operation = state.stores.model_copies.get(operation_id)
     if operation is None:
-        raise ApiError(404, "NotFound", f"The operation '{operation_id}' does not exist.")
+        raise not_found("operation", operation_id)
     return json_response(public(operation), headers=retry_after(state, [operation]))
 
 

@@ -1,6 +1,6 @@
 """Emulated models: base models, custom model training, files and manifests (``Models_*``).
 
-Training reads the datasets of ``state.stores["datasets"]``: only ``Succeeded`` datasets of
+Training reads the datasets of ``state.stores.datasets``: only ``Succeeded`` datasets of
 the model's locale, of a kind the base model adapts with, can be used. A model goes
 ``NotStarted`` -> ``Running`` -> ``Succeeded`` (with a ``ModelReport`` file), or ``Failed``
 when one of its datasets was deleted meanwhile. Copies are in ``_model_copy``.
@@ -14,15 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ._base_models import (
-    adaptation_deprecated,
-    base_models,
-    custom_model_links,
-    custom_models,
-    render_base_model,
-)
-from ._blobs import blobs
-from ._emulator import EmulatorState, get_state, json_response, paginate
+from . import _model_copy
+from ._base_models import adaptation_deprecated, custom_model_links, render_base_model
 from ._entities import (
     ApiError,
     bad,
@@ -30,14 +23,18 @@ from ._entities import (
     check_project,
     handler,
     id_of,
+    not_found,
     path_id,
     read_json,
     ref_path,
     refers_to,
     resolve_ref,
+    sas_minutes,
 )
-from ._entity_routes import Group, add_file, base_entity, create_response
+from ._entity_routes import Group, add_file
 from ._filter import FILTERABLE
+from ._state import EmulatorState, get_state, json_response, paginate
+from ._stores import Entity
 
 __all__ = ["register"]
 
@@ -53,11 +50,10 @@ _CREATE_FIELDS = (
 )
 
 
-def _refuse_if_deployed(state: EmulatorState, model: dict[str, Any]) -> None:
+def _refuse_if_deployed(state: EmulatorState, model: Entity) -> None:
     """A model an endpoint uses cannot be deleted."""
     model_id = id_of(model)
-    endpoints = state.stores.get("endpoints")
-    for endpoint in endpoints.values() if isinstance(endpoints, Mapping) else ():
+    for endpoint in state.stores.endpoints.values():
         if refers_to(endpoint.get("model"), model_id):
             raise ApiError(
                 409,
@@ -67,13 +63,18 @@ def _refuse_if_deployed(state: EmulatorState, model: dict[str, Any]) -> None:
             )
 
 
-MODELS = Group(name="models", filterable=FILTERABLE["models"], on_delete=_refuse_if_deployed)
+MODELS = Group(
+    name="models",
+    store=lambda stores: stores.models,
+    filterable=FILTERABLE["models"],
+    on_delete=_refuse_if_deployed,
+)
 
 
-def _base_model(state: EmulatorState, request: web.Request) -> dict[str, Any]:
+def _base_model(state: EmulatorState, request: web.Request) -> Entity:
     model_id = path_id(request)
-    if model_id not in base_models(state):
-        raise ApiError(404, "NotFound", f"The base model '{model_id}' does not exist.")
+    if model_id not in state.stores.base_models:
+        raise not_found("base model", model_id)
     return render_base_model(state, model_id)
 
 
@@ -81,7 +82,7 @@ async def list_locales(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     locales = {
         m["locale"]
-        for m in base_models(state).values()
+        for m in state.stores.base_models.values()
         if m["properties"]["features"]["supportsAdaptationsWith"] and not adaptation_deprecated(m)
     }
     return json_response(sorted(locales))
@@ -89,7 +90,7 @@ async def list_locales(request: web.Request) -> web.StreamResponse:
 
 async def list_base_models(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
-    items = [render_base_model(state, i) for i in base_models(state)]
+    items = [render_base_model(state, i) for i in state.stores.base_models]
     return paginate(request, state, items, filterable=FILTERABLE["base_models"])
 
 
@@ -100,7 +101,7 @@ async def get_base_model(request: web.Request) -> web.StreamResponse:
 def _pick_base(state: EmulatorState, body: Mapping[str, Any], locale: str) -> dict[str, Any]:
     if body.get("baseModel") is not None:
         parts = ref_path(body["baseModel"], "baseModel", "InvalidBaseModel")
-        if parts[:-1] != ["models", "base"] or parts[-1].lower() not in base_models(state):
+        if parts[:-1] != ["models", "base"] or parts[-1].lower() not in state.stores.base_models:
             raise bad(
                 "The base model referenced by 'baseModel' does not exist.", "InvalidBaseModel"
             )
@@ -108,7 +109,7 @@ def _pick_base(state: EmulatorState, body: Mapping[str, Any], locale: str) -> di
     else:
         candidates = [
             render_base_model(state, i)
-            for i, m in base_models(state).items()
+            for i, m in state.stores.base_models.items()
             if m["locale"] == locale and not adaptation_deprecated(m)
         ]
         if not candidates:
@@ -129,7 +130,7 @@ def _datasets(state: EmulatorState, body: Mapping[str, Any], base: Mapping[str, 
     ids = []
     for reference in references:
         dataset = resolve_ref(
-            state, {"datasets": reference}, "datasets", "datasets", "InvalidDataset"
+            state.stores.datasets, {"datasets": reference}, "datasets", "datasets", "InvalidDataset"
         )
         assert dataset is not None
         name = f"The dataset '{id_of(dataset)}'"
@@ -159,7 +160,7 @@ async def create_model(request: web.Request) -> web.StreamResponse:
         raise bad("customModelWeightPercent must be an integer from 1 to 100.")
     base = _pick_base(state, body, body["locale"])
     dataset_ids = _datasets(state, body, base)
-    model = base_entity(state, "models", body)
+    model = MODELS.new_entity(state, body)
     features = {
         **base["properties"]["features"],
         "supportsTranscriptionsTranscribe": False,
@@ -183,20 +184,20 @@ async def create_model(request: web.Request) -> web.StreamResponse:
         }
     )
 
-    async def train(state: EmulatorState, model: dict[str, Any]) -> dict[str, str] | None:
-        datasets = state.stores.get("datasets")
-        gone = [i for i in dataset_ids if not isinstance(datasets, Mapping) or i not in datasets]
+    async def train(state: EmulatorState, model: Entity) -> dict[str, str] | None:
+        gone = [i for i in dataset_ids if i not in state.stores.datasets]
         if gone:
             return {"code": "FailedDataset", "message": f"The dataset '{gone[0]}' was deleted."}
         report = {"model": model["self"], "datasets": dataset_ids, "status": "Succeeded"}
-        add_file(state, "models", model, "report.json", "ModelReport", json.dumps(report).encode())
+        data = json.dumps(report).encode()
+        add_file(state, MODELS.name, model, "report.json", "ModelReport", data)
         return None
 
-    return await create_response(state, "models", model, train)
+    return await MODELS.create(state, model, train)
 
 
 def _manifest(
-    state: EmulatorState, model: Mapping[str, Any], base: Mapping[str, Any], minutes: int
+    state: EmulatorState, model: Mapping[str, Any], base: Mapping[str, Any], minutes: int | None
 ) -> dict[str, Any]:
     if not base["properties"]["features"]["supportsTranscriptionsOnSpeechContainers"]:
         raise bad("The model does not run in speech containers.", "InvalidModel")
@@ -211,35 +212,24 @@ def _manifest(
         custom = id_of(model)
         names += [f"{custom}/graphV2/custom.lms", f"{custom}/graphV2/custom.i1.hclg"]
         properties["IN_HCLGSpec"] = f"interpolated_lm_custom(%MODELSPATH%{custom}/graphV2/)"
-    store = blobs(state)
+    store = state.stores.blobs
     files = []
     for name in names:
         store.put(f"manifests/{name}", f"model file {name}\n".encode())
-        files.append(
-            {"name": name, "contentUrl": store.sas_url(state, f"manifests/{name}", minutes)}
-        )
+        url = store.sas_url(state.base_url, f"manifests/{name}", minutes)
+        files.append({"name": name, "contentUrl": url})
     return {"model": {"self": model["self"]}, "modelFiles": files, "properties": properties}
-
-
-def _manifest_minutes(request: web.Request) -> int:
-    raw = request.query.get("sasLifetimeMinutes", "")
-    if not raw.isdigit() or not 0 < int(raw) <= 7 * 24 * 60:
-        raise bad(
-            "sasLifetimeMinutes is required for manifests: an integer between 1 and 10080.",
-            "InvalidSasValidityDuration",
-        )
-    return int(raw)
 
 
 async def get_base_manifest(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
-    minutes = _manifest_minutes(request)
+    minutes = sas_minutes(request, required=True)
     base = _base_model(state, request)
     return json_response(_manifest(state, base, base, minutes))
 
 
 async def get_manifest(request: web.Request) -> web.StreamResponse:
-    minutes = _manifest_minutes(request)
+    minutes = sas_minutes(request, required=True)
     state, model = MODELS.entity(request)
     if model["status"] != "Succeeded":
         raise bad(
@@ -247,14 +237,12 @@ async def get_manifest(request: web.Request) -> web.StreamResponse:
             "InvalidModel",
         )
     base_id = ref_path(model["baseModel"], "baseModel", "InvalidBaseModel")[-1].lower()
-    if base_id not in base_models(state):
+    if base_id not in state.stores.base_models:
         raise bad("The model's base model no longer exists.", "InvalidBaseModel")
     return json_response(_manifest(state, model, render_base_model(state, base_id), minutes))
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
-    from . import _model_copy
-
     r = app.router
     # Literal paths first: ``/models/base`` and ``/models/locales`` are not model ids.
     r.add_get("/speechtotext/models/locales", handler(list_locales))
@@ -265,4 +253,3 @@ def register(app: web.Application, state: EmulatorState) -> None:
     MODELS.register(app, create=create_model)
     MODELS.register_files(app)
     r.add_get("/speechtotext/models/{id}/manifest", handler(get_manifest))
-    custom_models(state)  # create the store, so other groups find it

@@ -13,8 +13,8 @@ from typing import BinaryIO
 
 import aiohttp
 
-from ._emulator import EmulatorState
 from ._entities import ApiError
+from ._state import EmulatorState
 
 __all__ = ["CHUNK", "fetch_to_file", "open_spool"]
 

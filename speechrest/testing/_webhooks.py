@@ -8,7 +8,8 @@ with ``state.emit(kind, entity_url)``: headers ``X-MicrosoftSpeechServices-Event
 with a secret, ``X-MicrosoftSpeechServices-Signature``; body ``{"self", "invocationId"}``.
 Each hook has one delivery queue, worked in a task the emulator owns, so notifications
 arrive in order and the emitter never waits. A notification that fails ``max_attempts``
-times marks the hook ``Failed`` with ``properties.error``, as the service does.
+times (``state.stores.webhook_delivery``) marks the hook ``Failed`` with ``properties.error``,
+as the service does.
 """
 
 from __future__ import annotations
@@ -22,16 +23,13 @@ import secrets
 from typing import Any
 
 import aiohttp
-import attrs
 from aiohttp import web
 from yarl import URL
 
-from ._emulator import STATE_KEY, EmulatorState, get_state
 from ._entities import (
     ApiError,
     bad,
     check_fields,
-    entity_store,
     handler,
     id_of,
     new_id,
@@ -39,10 +37,12 @@ from ._entities import (
     read_json,
     set_status,
 )
-from ._entity_routes import Group, base_entity, create_response
+from ._entity_routes import Group
 from ._filter import FILTERABLE
+from ._state import STATE_KEY, EmulatorState, Listener, get_state
+from ._stores import Entity
 
-__all__ = ["WebHookDelivery", "delivery", "register"]
+__all__ = ["register"]
 
 EVENT_HEADER = "X-MicrosoftSpeechServices-Event"
 SIGNATURE_HEADER = "X-MicrosoftSpeechServices-Signature"
@@ -55,34 +55,6 @@ Item = tuple[str, bytes]
 """A queued request: event kind and body."""
 
 
-@attrs.define(kw_only=True)
-class WebHookDelivery:
-    """How notifications are delivered (the hooks are in ``state.stores["webhooks"]``)."""
-
-    last_entity: dict[str, str] = attrs.field(factory=dict)
-    """The last entity URL emitted per event kind (what ``:test`` sends)."""
-    max_attempts: int = 3
-    """Attempts per notification before the hook is marked ``Failed``."""
-    retry_delay: float = 0.05
-    """Seconds before the second attempt; doubles per attempt."""
-    timeout: float = 10.0
-    """Seconds a receiver may take to answer."""
-    queues: dict[str, asyncio.Queue[Item]] = attrs.field(factory=dict)
-    session: aiohttp.ClientSession | None = None
-    listening: bool = False
-    """Whether the delivery listener is subscribed to ``state.listeners``."""
-
-
-def delivery(state: EmulatorState) -> WebHookDelivery:
-    store = state.stores.setdefault("webhook_delivery", WebHookDelivery())
-    assert isinstance(store, WebHookDelivery)
-    return store
-
-
-def hooks(state: EmulatorState) -> dict[str, dict[str, Any]]:
-    return entity_store(state, "webhooks")
-
-
 def _signature(secret: str, body: bytes) -> str:
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
@@ -92,7 +64,7 @@ def _signature(secret: str, body: bytes) -> str:
 
 
 def _enqueue(state: EmulatorState, hook_id: str, item: Item) -> None:
-    store = delivery(state)
+    store = state.stores.webhook_delivery
     queue = store.queues.get(hook_id)
     if queue is None:
         queue = store.queues[hook_id] = asyncio.Queue()
@@ -101,11 +73,11 @@ def _enqueue(state: EmulatorState, hook_id: str, item: Item) -> None:
 
 
 async def _work(state: EmulatorState, hook_id: str, queue: asyncio.Queue[Item]) -> None:
-    store = delivery(state)
+    store = state.stores.webhook_delivery
     try:
         while True:
             kind, body = await queue.get()
-            hook = hooks(state).get(hook_id)
+            hook = state.stores.webhooks.get(hook_id)
             if hook is None:
                 return
             if kind == "challenge":
@@ -118,10 +90,10 @@ async def _work(state: EmulatorState, hook_id: str, queue: asyncio.Queue[Item]) 
 
 
 async def _post(
-    state: EmulatorState, hook: dict[str, Any], kind: str, body: bytes, query: dict[str, str]
+    state: EmulatorState, hook: Entity, kind: str, body: bytes, query: dict[str, str]
 ) -> tuple[bool, str]:
     """POST one request to the hook's URL: (answered 2xx, what happened)."""
-    store = delivery(state)
+    store = state.stores.webhook_delivery
     if store.session is None or store.session.closed:
         store.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=store.timeout))
     headers = {EVENT_HEADER: kind, "Content-Type": "application/json"}
@@ -143,10 +115,10 @@ async def _post(
 
 
 async def _attempts(
-    state: EmulatorState, hook: dict[str, Any], kind: str, body: bytes, query: dict[str, str]
+    state: EmulatorState, hook: Entity, kind: str, body: bytes, query: dict[str, str]
 ) -> str | None:
     """Try a request up to ``max_attempts`` times; None when it went through, else why."""
-    store = delivery(state)
+    store = state.stores.webhook_delivery
     why = "not sent"
     for attempt in range(store.max_attempts):
         if attempt:
@@ -157,7 +129,7 @@ async def _attempts(
     return why
 
 
-async def _challenge(state: EmulatorState, hook: dict[str, Any]) -> None:
+async def _challenge(state: EmulatorState, hook: Entity) -> None:
     token = secrets.token_urlsafe(24)
     url = hook["webUrl"]
     why = await _attempts(state, hook, "challenge", b"", {"validationToken": token})
@@ -174,10 +146,10 @@ async def _challenge(state: EmulatorState, hook: dict[str, Any]) -> None:
         set_status(hook, "Failed")
 
 
-async def _deliver(state: EmulatorState, hook: dict[str, Any], kind: str, body: bytes) -> None:
+async def _deliver(state: EmulatorState, hook: Entity, kind: str, body: bytes) -> None:
     why = await _attempts(state, hook, kind, body, {})
     if why is not None and hook["status"] == "Succeeded":
-        tries = delivery(state).max_attempts
+        tries = state.stores.webhook_delivery.max_attempts
         message = (
             f"Notifications to the web URL failed {tries} times (last: {why}); the web hook "
             "is disabled. Update its webUrl to re-activate it."
@@ -186,11 +158,11 @@ async def _deliver(state: EmulatorState, hook: dict[str, Any], kind: str, body: 
         set_status(hook, "Failed")
 
 
-def _listener(state: EmulatorState) -> Any:
+def _listener(state: EmulatorState) -> Listener:
     async def on_change(kind: str, entity_url: str) -> None:
-        store = delivery(state)
+        store = state.stores.webhook_delivery
         store.last_entity[kind] = entity_url
-        for hook_id, hook in list(hooks(state).items()):
+        for hook_id, hook in list(state.stores.webhooks.items()):
             if hook["status"] == "Succeeded" and hook["events"].get(kind) is True:
                 _enqueue(state, hook_id, (kind, _notification(entity_url)))
 
@@ -236,13 +208,13 @@ def _secret(body: dict[str, Any]) -> str | None:
     return secret if isinstance(secret, str) else None
 
 
-def _challenge_again(state: EmulatorState, hook: dict[str, Any]) -> None:
+def _challenge_again(state: EmulatorState, hook: Entity) -> None:
     hook["properties"].pop("error", None)
     set_status(hook, "NotStarted")
     _enqueue(state, id_of(hook), ("challenge", b""))
 
 
-def _on_update(state: EmulatorState, hook: dict[str, Any], body: dict[str, Any]) -> None:
+def _on_update(state: EmulatorState, hook: Entity, body: dict[str, Any]) -> None:
     if "webUrl" in body:
         _web_url(body["webUrl"])
     if "events" in body:
@@ -257,7 +229,11 @@ def _on_update(state: EmulatorState, hook: dict[str, Any], body: dict[str, Any])
 
 
 WEBHOOKS = Group(
-    name="webhooks", filterable=FILTERABLE["webhooks"], updatable=_FIELDS, on_update=_on_update
+    name="webhooks",
+    store=lambda stores: stores.webhooks,
+    filterable=FILTERABLE["webhooks"],
+    updatable=_FIELDS,
+    on_update=_on_update,
 )
 
 
@@ -265,7 +241,7 @@ async def create_hook(request: web.Request) -> web.StreamResponse:
     state = get_state(request)
     body = await read_json(request)
     check_fields(body, _FIELDS, required=("displayName", "webUrl", "events"), create=True)
-    hook = base_entity(state, "webhooks", body)
+    hook = WEBHOOKS.new_entity(state, body)
     secret = _secret(body)
     hook_id = id_of(hook)
     hook.update(
@@ -283,12 +259,12 @@ async def create_hook(request: web.Request) -> web.StreamResponse:
             },
         }
     )
-    response = await create_response(state, "webhooks", hook, None)
+    response = await WEBHOOKS.create(state, hook, None)
     _enqueue(state, hook_id, ("challenge", b""))
     return response
 
 
-def _active_hook(request: web.Request) -> tuple[EmulatorState, str, dict[str, Any]]:
+def _active_hook(request: web.Request) -> tuple[EmulatorState, str, Entity]:
     state, hook = WEBHOOKS.entity(request)
     if hook["status"] != "Succeeded":
         raise ApiError(
@@ -309,7 +285,7 @@ async def ping_hook(request: web.Request) -> web.StreamResponse:
 
 async def test_hook(request: web.Request) -> web.StreamResponse:
     state, hook_id, hook = _active_hook(request)
-    last = delivery(state).last_entity
+    last = state.stores.webhook_delivery.last_entity
     kinds = [k for k, on in hook["events"].items() if on and k in last]
     for kind in kinds:
         _enqueue(state, hook_id, (kind, _notification(last[kind])))
@@ -319,9 +295,7 @@ async def test_hook(request: web.Request) -> web.StreamResponse:
 
 
 async def _close(app: web.Application) -> None:
-    state = app[STATE_KEY]
-    assert isinstance(state, EmulatorState)
-    store = delivery(state)
+    store = app[STATE_KEY].stores.webhook_delivery
     store.queues.clear()
     if store.session is not None:
         await store.session.close()
@@ -332,7 +306,8 @@ def register(app: web.Application, state: EmulatorState) -> None:
     app.router.add_post("/speechtotext/webhooks/{id}:ping", handler(ping_hook))
     app.router.add_post("/speechtotext/webhooks/{id}:test", handler(test_hook))
     WEBHOOKS.register(app, create=create_hook)
-    if not delivery(state).listening:
-        delivery(state).listening = True
+    store = state.stores.webhook_delivery
+    if not store.listening:
+        store.listening = True
         state.listeners.append(_listener(state))
     app.on_cleanup.append(_close)

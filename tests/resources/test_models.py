@@ -50,7 +50,7 @@ def add_dataset(
     """A dataset as the datasets group stores it; returns its URL."""
     dataset_id = str(uuid.uuid4())
     url = emulator.state.url(f"/datasets/{dataset_id}")
-    emulator.state.stores.setdefault("datasets", {})[dataset_id] = {
+    emulator.state.stores.datasets[dataset_id] = {
         "self": url,
         "displayName": "data",
         "locale": locale,
@@ -207,7 +207,7 @@ async def test_training_fails_when_a_dataset_disappears(
 ) -> None:
     dataset = add_dataset(emulator)
     model = await client.models.create(display_name="m", locale="en-US", datasets=[dataset])
-    emulator.state.stores["datasets"].clear()
+    emulator.state.stores.datasets.clear()
     with pytest.raises(OperationFailedError) as failure:
         await client.models.wait(model, policy=POLL)
     assert failure.value.code == "FailedDataset"
@@ -272,7 +272,7 @@ async def test_a_model_in_use_by_an_endpoint_cannot_be_deleted(
 ) -> None:
     model = await trained(client, emulator)
     endpoint_id = str(uuid.uuid4())
-    emulator.state.stores.setdefault("endpoints", {})[endpoint_id] = {
+    emulator.state.stores.endpoints[endpoint_id] = {
         "self": emulator.state.url(f"/endpoints/{endpoint_id}"),
         "model": {"self": model.self_},
     }
@@ -318,7 +318,7 @@ async def test_copy_checks_the_authorization(
     forged = attrs.evolve(authorization, id=str(uuid.uuid4()))
     with pytest.raises(PermissionDeniedError):
         await client.models.copy(model, forged)
-    emulator.state.stores["copy_authorizations"][authorization.id]["expirationDateTime"] = (
+    emulator.state.stores.copy_authorizations[authorization.id]["expirationDateTime"] = (
         "2020-01-01T00:00:00Z"
     )
     with pytest.raises(BadRequestError) as error:

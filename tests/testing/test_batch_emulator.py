@@ -167,7 +167,7 @@ async def test_lifecycle_events_retry_after_and_location(
     ]
     assert {u for _, u in events} == {job["self"]}
     # The store keeps the exact JSON served, plus private keys.
-    stored = emulator.state.stores["transcriptions"][got["self"].split("?")[0].rsplit("/", 1)[1]]
+    stored = emulator.state.stores.transcriptions[got["self"].split("?")[0].rsplit("/", 1)[1]]
     assert {k: v for k, v in stored.items() if not k.startswith("_")} == got
 
 
@@ -322,7 +322,7 @@ async def test_delete_rules_and_time_to_live(api: Api, emulator: SpeechEmulator,
     assert (await api.call("DELETE", job["self"]))[0] == 204  # unknown id: 204 too
     async with api.session.get(report["links"]["contentUrl"]) as resp:
         assert resp.status == 404  # the results went with the job
-    assert (await api.call("DELETE", API + "/not-a-guid"))[0] == 400
+    assert (await api.call("DELETE", API + "/not-a-guid"))[0] == 404
 
     deleted: list[str] = []
 

@@ -225,11 +225,7 @@ def test_batch_result_file_example() -> None:
 
 @pytest.mark.anyio
 async def test_batch_results_from_the_emulator(emulator) -> None:
-    from speechrest.testing._blobs import blobs
-
-    wav = make_wav(seconds=8, channels=2, comment=LONG)
-    blobs(emulator.state).put("in/long.wav", wav)
-    url = blobs(emulator.state).sas_url(emulator.state, "in/long.wav")
+    url = emulator.serve_bytes(make_wav(seconds=8, channels=2, comment=LONG), "long.wav")
     async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
         job = await client.transcriptions.submit(
             content_urls=[url],
