@@ -55,23 +55,24 @@ class Auth:
             raise InvalidInputError("this client authenticates with a credential, not a key")
         self._key = Secret(_checked_key(value))
 
-    async def add_to(self, headers: dict[str, str]) -> None:
-        """Add the credential's header to ``headers`` (a key is added without awaiting)."""
+    def header(self) -> tuple[str, str] | None:
+        """The credential's header: the key, or a bearer token that is not about to
+        expire; None when a token must be fetched first (:meth:`refresh`)."""
         if self._key is not None:
-            headers[KEY_HEADER] = self._key.reveal()
-            return
+            return KEY_HEADER, self._key.reveal()
         if self._token is None or self._expires_on - time.time() < REFRESH_MARGIN:
-            await self._refresh()
-        assert self._token is not None
-        headers["Authorization"] = f"Bearer {self._token.reveal()}"
+            return None
+        return "Authorization", f"Bearer {self._token.reveal()}"
 
-    async def _refresh(self) -> None:
+    async def refresh(self) -> tuple[str, str]:
+        """Fetch a new token (once for all the requests that need it); its header."""
         assert self._credential is not None
-        async with self._lock:  # one refresh for all the requests that need it
+        async with self._lock:
             if self._token is None or self._expires_on - time.time() < REFRESH_MARGIN:
                 access = await self._credential.get_token(SCOPE)
                 self._token = Secret(str(access.token))
                 self._expires_on = float(access.expires_on)
+        return "Authorization", f"Bearer {self._token.reveal()}"
 
 
 def _checked_key(value: object) -> str:

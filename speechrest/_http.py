@@ -3,7 +3,7 @@
 It owns the ``aiohttp.ClientSession`` and sends one API call: URL and headers, the attempts
 (each decided by :mod:`speechrest._retry`), redirects, the upload stall watchdog, bounded
 reading and decoding of the body, and the mapping of aiohttp's exceptions to ours (in
-:func:`_mapped_errors`, the only place). Everything above it gets plain Python values
+:class:`_MappedErrors`, the only place). Everything above it gets plain Python values
 (:class:`Response`) and our exceptions.
 """
 
@@ -17,7 +17,7 @@ import math
 import platform
 import ssl as _ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
@@ -44,6 +44,8 @@ _MAX_REDIRECTS = 5
 _SLICE = 256 * 1024
 """The largest piece of a body handed to the socket at once, so that the stall watchdog
 sees the upload progress."""
+_UNWATCHED = contextlib.nullcontext()
+"""The watchdog of a body sent in one piece with the headers: none."""
 _CLOSE_WAIT = 5.0
 """Seconds to wait for aiohttp's writer to leave the body's source when a call ends."""
 _decode_json = json.JSONDecoder().decode
@@ -141,6 +143,7 @@ class Transport:
         self.config = config
         self.auth = auth
         self._origin = (base.scheme, base.host, base.port)
+        self._paths: dict[str, URL] = {}
         self._ssl = ssl
         self._session: aiohttp.ClientSession | None = session
         self._owns_session = session is None
@@ -219,7 +222,19 @@ class Transport:
         return (url.scheme, url.host, url.port) == self._origin
 
     def _resolve(self, target: str, params: Mapping[str, Any] | None, authenticated: bool) -> URL:
-        """The URL to call: the API path or absolute URL, with api-version and params."""
+        """The URL to call: the API path or absolute URL, with api-version and params.
+        An API path without params is resolved once (every fast transcription posts to
+        the same URL)."""
+        if params or "://" in target:
+            return self._build(target, params, authenticated)
+        url = self._paths.get(target)
+        if url is None:
+            url = self._build(target, None, authenticated)
+            if len(self._paths) < 64:  # a handful of paths are ever called without params
+                self._paths[target] = url
+        return url
+
+    def _build(self, target: str, params: Mapping[str, Any] | None, authenticated: bool) -> URL:
         url = URL(target, encoded=True) if "://" in target else self.url(target)
         query: dict[str, Any] = dict(url.query)
         if authenticated and self.same_origin(url):
@@ -322,7 +337,8 @@ class Transport:
             if attempt:
                 headers["x-ms-retry-count"] = str(attempt)
             if authenticated and self.same_origin(url):
-                await self.auth.add_to(headers)
+                name, value = self.auth.header() or await self.auth.refresh()
+                headers[name] = value
             data = None
             if body is not None and method not in ("GET", "HEAD"):
                 data = body.open()
@@ -333,7 +349,7 @@ class Transport:
             if extra_headers:
                 headers.update(extra_headers)
             started = time.perf_counter()
-            with _mapped_errors(url, operation, self.config.read_timeout):
+            with _MappedErrors(url, operation, self.config.read_timeout):
                 status, resp_headers, raw = await self._exchange(
                     session, method, url, data, headers
                 )
@@ -372,15 +388,17 @@ class Transport:
         reading mid-upload would hang us. The watchdog cancels the exchange when one piece
         of the body cannot be sent within ``read_timeout`` (a slow source is not counted).
         """
-        watchdog = anyio.CancelScope()
+        watchdog: Any = _UNWATCHED
         if data is not None and not (isinstance(data, bytes | bytearray) and len(data) <= _SLICE):
+            watchdog = anyio.CancelScope()
             data = _Watched(data, watchdog, self.config.read_timeout)
         try:
             with watchdog:
                 async with session.request(
                     method, url, data=data, headers=headers, allow_redirects=False
                 ) as resp:
-                    watchdog.deadline = math.inf  # the body is sent (or refused)
+                    if watchdog is not _UNWATCHED:
+                        watchdog.deadline = math.inf  # the body is sent (or refused)
                     return resp.status, resp.headers, await resp.read()
             raise _Stalled
         except Exception:
@@ -422,43 +440,53 @@ class _SourceFailed(Exception):
         self.error = error
 
 
-@contextlib.contextmanager
-def _mapped_errors(url: URL, operation: str, read_timeout: float) -> Iterator[None]:
+class _MappedErrors:
     """The one place where aiohttp's (and the socket's) exceptions become ours, as
     :class:`_Failed` with whether the request may have reached the service."""
-    started = time.perf_counter()
-    where = f"{url.host}:{url.port}"
-    try:
-        yield
-    except _Stalled:
-        error: errors.APIConnectionError = errors.APITimeoutError(
-            f"the upload made no progress for {read_timeout}s calling {redact_url(url)}: the "
-            "service stopped reading the request body",
-            operation=operation,
-        )
-        raise _Failed(error, reached_service=True) from None
-    except TimeoutError as exc:
-        connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
-        error = errors.APITimeoutError(
-            f"timed out after {time.perf_counter() - started:.1f}s "
-            f"({'connecting' if connecting else 'waiting for the response'}) calling "
-            f"{redact_url(url)}; raise connect_timeout=/read_timeout= if the service needs "
-            "longer",
-            operation=operation,
-        )
-        raise _Failed(error, reached_service=not connecting) from None
-    except aiohttp.ClientConnectorError as exc:
-        error = errors.APIConnectionError(
-            f"cannot connect to {where}: {exc.os_error}", operation=operation
-        )
-        raise _Failed(error, reached_service=False) from None
-    except (aiohttp.ClientError, OSError) as exc:
-        error = errors.APIConnectionError(
+
+    def __init__(self, url: URL, operation: str, read_timeout: float) -> None:
+        self.url = url
+        self.operation = operation
+        self.read_timeout = read_timeout
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
+        if exc is None or not isinstance(
+            exc, _Stalled | TimeoutError | aiohttp.ClientError | OSError
+        ):
+            return  # no failure, or not a transport failure: it goes on as it is
+        error, reached = self._mapped(exc)
+        raise _Failed(error, reached_service=reached) from None
+
+    def _mapped(self, exc: BaseException) -> tuple[errors.APIConnectionError, bool]:
+        url, operation = self.url, self.operation
+        if isinstance(exc, _Stalled):
+            message = (
+                f"the upload made no progress for {self.read_timeout}s calling "
+                f"{redact_url(url)}: the service stopped reading the request body"
+            )
+            return errors.APITimeoutError(message, operation=operation), True
+        if isinstance(exc, TimeoutError):
+            connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
+            message = (
+                f"timed out after {time.perf_counter() - self.started:.1f}s "
+                f"({'connecting' if connecting else 'waiting for the response'}) calling "
+                f"{redact_url(url)}; raise connect_timeout=/read_timeout= if the service "
+                "needs longer"
+            )
+            return errors.APITimeoutError(message, operation=operation), not connecting
+        where = f"{url.host}:{url.port}"
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            message = f"cannot connect to {where}: {exc.os_error}"
+            return errors.APIConnectionError(message, operation=operation), False
+        message = (
             f"connection to {where} failed during the exchange: "
-            f"{type(exc).__name__}: {redact_url(exc)}",
-            operation=operation,
+            f"{type(exc).__name__}: {redact_url(exc)}"
         )
-        raise _Failed(error, reached_service=True) from None
+        return errors.APIConnectionError(message, operation=operation), True
 
 
 def _decode(raw: bytes, status: int, expect: str, operation: str, request_id: str | None) -> Any:

@@ -72,12 +72,12 @@ class ClientLimits:
     """The limits a client owns, one gate per quota family, shared by all its calls."""
 
     def __init__(self) -> None:
-        self.gates = {family: Gate(family) for family in Family}
+        self.fast = Gate(Family.FAST)
+        self.rest = Gate(Family.REST)
 
     def gate(self, operation: str) -> Gate:
         """The gate of the family that meters ``operation``."""
-        family = Family.FAST if operation == "Transcriptions_Transcribe" else Family.REST
-        return self.gates[family]
+        return self.fast if operation == "Transcriptions_Transcribe" else self.rest
 
 
 async def send(stream: MemoryObjectSendStream[T], item: T) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -24,7 +25,7 @@ from ..types import (
     TranscribeOptions,
     TranscribeResult,
 )
-from ._base import Resource
+from ._base import Api, Resource
 
 opt = check.optional
 
@@ -32,6 +33,7 @@ __all__ = ["FastTranscription", "TranscribeOutcome", "build_definition"]
 
 S = TypeVar("S")
 OPERATION = "Transcriptions_Transcribe"
+_EMPTY = TranscribeDefinition()
 _OPTIONS = frozenset(TranscribeOptions.__annotations__)
 
 
@@ -68,10 +70,10 @@ def build_definition(audio_url: str | None, options: TranscribeOptions) -> Trans
     """The request definition of ``options`` (merged over ``options["definition"]``),
     checked; raises :class:`InvalidInputError` before anything is sent."""
     _check_names(options)
-    base = options.get("definition") or TranscribeDefinition()
+    base = options.get("definition") or _EMPTY
     if not isinstance(base, TranscribeDefinition):
         raise InvalidInputError("definition= must be a speechrest.types.TranscribeDefinition")
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = attrs.asdict(base, recurse=False) if base is not _EMPTY else {}
     if audio_url is not None:
         changes["audio_url"] = audio_url
     if "locales" in options:
@@ -91,23 +93,13 @@ def build_definition(audio_url: str | None, options: TranscribeOptions) -> Trans
         changes["enhanced_mode"] = (
             EnhancedModeProperties(enabled=mode) if isinstance(mode, bool) else mode
         )
-    return checked_definition(attrs.evolve(base, **changes))
+    return _checked(**changes)
 
 
-def checked_definition(d: TranscribeDefinition) -> TranscribeDefinition:
-    """``d`` with every field checked and normalised (lists, known enum values)."""
-    return attrs.evolve(
-        d,
-        audio_url=opt(check.http_url, d.audio_url, "audio_url"),
-        locales=opt(check.locales, d.locales),
-        channels=opt(check.channels, d.channels, 2),
-        profanity_filter_mode=opt(
-            check.enum, d.profanity_filter_mode, ProfanityFilterMode, "profanity_filter_mode"
-        ),
-        models=opt(_models, d.models),
-        diarization=opt(_checked_diarization, d.diarization),
-        phrase_list=opt(_checked_phrase_list, d.phrase_list),
-        enhanced_mode=opt(_checked_enhanced_mode, d.enhanced_mode),
+def _checked(**fields: Any) -> TranscribeDefinition:
+    """A definition of these fields, each checked and normalised (lists, enum values)."""
+    return TranscribeDefinition(
+        **{name: _CHECKS[name](value) for name, value in fields.items() if value is not None}
     )
 
 
@@ -174,24 +166,77 @@ def _models(value: object) -> dict[str, str]:
     return {check.locale(k): check.http_url(v, f"models[{k!r}]") for k, v in value.items()}
 
 
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "audio_url": lambda v: check.http_url(v, "audio_url"),
+    "locales": check.locales,
+    "channels": lambda v: check.channels(v, 2),
+    "profanity_filter_mode": lambda v: check.enum(v, ProfanityFilterMode, "profanity_filter_mode"),
+    "models": _models,
+    "diarization": _checked_diarization,
+    "phrase_list": _checked_phrase_list,
+    "enhanced_mode": _checked_enhanced_mode,
+}
+"""The check of each field of a definition."""
+
+
 def _definition_json(definition: TranscribeDefinition) -> bytes:
     return json.dumps(unstructure(definition), separators=(",", ":")).encode()
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_CACHE_SIZE = 64
+
+
+def _plain_key(audio_url: str | None, options: TranscribeOptions) -> Hashable | None:
+    """A cache key for options made only of plain values (scalars, or lists of them), or
+    None. Each value's type is part of the key: ``True == 1`` and ``2 == 2.0`` must not
+    share a definition that was checked for only one of them."""
+    key: list[Hashable] = [audio_url]
+    value: Any
+    for name, value in options.items():
+        kind = type(value)
+        if kind in _PLAIN:
+            key.append((name, kind, value))
+        elif kind is list:
+            types = tuple(map(type, value))
+            if not _PLAIN.issuperset(types):
+                return None
+            key.append((name, types, tuple(value)))
+        else:
+            return None
+    return tuple(key)
 
 
 class FastTranscription(Resource):
     """``client.transcribe`` and ``client.transcribe_many``."""
 
+    def __init__(self, api: Api) -> None:
+        super().__init__(api)
+        self._definitions: dict[Hashable, tuple[bool, bytes]] = {}
+        """Recent checked and serialized definitions, by their plain options. (Building one
+        costs about 7% of the client's CPU per small transcription: the benchmark guard of
+        client overhead needs this cache.)"""
+
     def definition_json(
         self, audio: AudioInput | None, audio_url: str | None, options: TranscribeOptions
     ) -> bytes:
         """Check the arguments of ``transcribe``; return the serialized definition."""
-        definition = build_definition(audio_url, options)
-        if (audio is None) == (definition.audio_url is None):
+        key = _plain_key(audio_url, options)
+        cached = self._definitions.get(key) if key is not None else None
+        if cached is None:
+            definition = build_definition(audio_url, options)
+            cached = (definition.audio_url is not None, _definition_json(definition))
+            if key is not None:
+                if len(self._definitions) >= _CACHE_SIZE:
+                    self._definitions.pop(next(iter(self._definitions)))  # the oldest
+                self._definitions[key] = cached
+        has_url, definition_json = cached
+        if (audio is None) != has_url:
             raise InvalidInputError(
                 "give exactly one of audio (a path, bytes, a binary file, an async file or an "
                 "async iterable of bytes) or audio_url="
             )
-        return _definition_json(definition)
+        return definition_json
 
     async def transcribe(
         self,
@@ -232,9 +277,6 @@ class FastTranscription(Resource):
             return TranscribeOutcome(source=source, index=index, result=result)
 
         async def produce(stream: MemoryObjectSendStream[TranscribeOutcome[S]]) -> None:
-            async def emit(outcome: TranscribeOutcome[S]) -> None:
-                await send(stream, outcome)
-
-            await bounded_map(sources, one, concurrency, emit)
+            await bounded_map(sources, one, concurrency, functools.partial(send, stream))
 
         return OutcomeStream(produce, buffer=concurrency, usage="client.transcribe_many(...)")
