@@ -22,9 +22,9 @@ from ._recognizer import DeterministicRecognizer, Recognizer
 
 __all__ = [
     "EmulatorState",
-    "Timing",
     "RequestRecord",
     "SpeechEmulator",
+    "Timing",
     "error_response",
     "json_response",
     "paginate",

@@ -12,13 +12,13 @@ from .._redact import redact_url
 
 __all__ = [
     "BlockKind",
-    "Identified",
     "EntityError",
     "EntityReference",
     "File",
     "FileKind",
     "FileLinks",
     "FileProperties",
+    "Identified",
     "ProfanityFilterMode",
     "PunctuationMode",
     "Status",
