@@ -6,7 +6,7 @@
 
 from ._audio import AudioInfo, make_wav
 from ._emulator import EmulatorState, RequestRecord, SpeechEmulator, Timing
-from ._faults import Fault, FaultPlan, FaultRule
+from ._faults import Fault, FaultPlan, FaultRule, RecordedRequest, Recording
 from ._local import PocketSphinxRecognizer
 from ._recognizer import (
     DeterministicRecognizer,
@@ -27,6 +27,8 @@ __all__ = [
     "RecognizedPhrase",
     "RecognizedWord",
     "Recognizer",
+    "RecordedRequest",
+    "Recording",
     "RequestRecord",
     "ScriptedRecognizer",
     "SpeechEmulator",
