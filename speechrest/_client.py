@@ -25,6 +25,7 @@ from .types import TranscribeResult
 __all__ = ["DEFAULT_API_VERSION", "SpeechClient"]
 
 DEFAULT_API_VERSION = "2025-10-15"
+"""The version of the Speech to text REST API this library speaks (``api-version``)."""
 S = TypeVar("S")
 
 
