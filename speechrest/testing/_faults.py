@@ -538,7 +538,10 @@ def _status_response(fault: Fault) -> web.Response:
 async def _discard_body(request: web.Request, limit: int | None = None) -> None:
     read = 0
     while limit is None or read < limit:
-        chunk = await request.content.readany()
+        try:
+            chunk = await request.content.readany()
+        except ConnectionResetError:  # the client gave up (on a stalled upload, say)
+            return
         if not chunk:
             return
         read += len(chunk)

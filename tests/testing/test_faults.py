@@ -4,6 +4,7 @@ operation table."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import aiohttp
 import anyio
@@ -250,3 +251,32 @@ async def test_faults_over_raw_http_and_at_runtime() -> None:
             assert resp.status == 401  # the plan is used up: the real service answers
         assert emulator.faults.total == 2
         assert [r.path for r in emulator.requests] == ["/speechtotext/transcriptions"] * 3
+
+
+async def test_a_client_giving_up_on_a_stalled_upload_is_no_server_error(caplog) -> None:
+    plan = FaultPlan()
+    plan.add(Fault.stall())  # reads the whole body first: it never ends
+    calls = plan.record()
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"x" * 1024
+            await anyio.sleep(0.01)
+
+    async with SpeechEmulator(faults=plan) as emulator, aiohttp.ClientSession() as session:
+
+        async def upload() -> None:
+            url = emulator.endpoint + "/speechtotext/datasets/x/blocks"
+            async with session.put(url, data=endless()):
+                pass
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(upload)
+                while plan.total < 1:
+                    await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()  # the client gives up and hangs up
+            while calls.in_flight:
+                await anyio.sleep(0.01)
+    assert [r.fault for r in calls.requests] == ["stall"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
