@@ -190,8 +190,12 @@ async def test_transcribe_many_bounds_concurrency(wav_file) -> None:
     emu = SpeechEmulator()
     emu.faults.add(Fault.latency(0.02), times=None)  # so that requests overlap
     calls = emu.faults.record(operation="Transcriptions_Transcribe")
-    async with emu, SpeechClient(emu.endpoint, key=emu.key) as c:
-        outcomes = [o async for o in c.transcribe_many([path] * 30, concurrency=5)]
+    async with (
+        emu,
+        SpeechClient(emu.endpoint, key=emu.key) as c,
+        c.transcribe_many([path] * 30, concurrency=5) as stream,
+    ):
+        outcomes = [o async for o in stream]
     assert len(outcomes) == 30 and all(o.ok for o in outcomes)
     assert calls.count == 30
     assert calls.max_in_flight == 5
