@@ -106,7 +106,8 @@ async def test_project_lists_its_entities(client: SpeechClient, tmp_path: Path) 
         transcription = await client.transcriptions.submit(
             locale="en-US", content_urls=[url], display_name="t", project=project
         )
-        await client.transcriptions.wait(transcription, policy=POLL)  # the audio is fetched
+        # (its audio is fetched before the server that serves it stops)
+        await client.transcriptions.wait(transcription, policy=POLL)
 
     assert [d.id async for d in client.projects.list_datasets(project)] == [dataset.id]
     assert [m.self_ async for m in client.projects.list_models(project)] == [model]
