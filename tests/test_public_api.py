@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import importlib
 import importlib.util
 import inspect
@@ -156,6 +157,9 @@ def _readme_references() -> dict[str, str | None]:
         refs[f"{module}.{name}"] = _resolve(importlib.import_module(module), [name])
     for dotted in re.findall(r"\bspeechrest(?:\.\w+)+", code):
         parts = dotted.split(".")
+        for end in range(2, len(parts) + 1):  # submodules are attributes once imported
+            with contextlib.suppress(ImportError):
+                importlib.import_module(".".join(parts[:end]))
         refs[dotted] = _resolve(speechrest, parts[1:])
     # Attributes of imported names (SpeechClient.from_env, errors.RateLimitError,
     # Fault.respond), and of the objects the examples name client, emulator/emu and plan.
