@@ -32,6 +32,7 @@ from .types import TranscribeOptions, TranscribeResult
 __all__ = ["DEFAULT_API_VERSION", "ClientStats", "SpeechClient"]
 
 DEFAULT_API_VERSION = "2025-10-15"
+"""The version of the Speech to text REST API this library speaks (``api-version``)."""
 S = TypeVar("S")
 
 

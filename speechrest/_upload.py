@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import io
 import os
 import stat
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -83,7 +84,7 @@ class AudioSource:
     size: int | None
     """Bytes to send, when known."""
     replayable: bool
-    chunks: Callable[[], AsyncIterator[bytes]]
+    chunks: Callable[[], AsyncGenerator[bytes, None]]
     """A fresh iterator over the content, one per attempt."""
     fill: Callable[[memoryview], None] | None = None
     """Writes the whole content (``size`` bytes) into the buffer given, on the calling
@@ -120,7 +121,7 @@ def _bytes_source(data: bytes) -> AudioSource:
     def fill(view: memoryview) -> None:
         view[:] = data
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
         yield data  # (the transport hands it to the socket in slices)
 
     return AudioSource(
@@ -159,7 +160,7 @@ def _path_source(path: str) -> AudioSource:
         filename=os.path.basename(path),
         size=size,
         replayable=True,
-        chunks=lambda: _read_ahead(path, size),
+        chunks=lambda: _read_range(path, 0, size, whole=True),
         fill=fill if size <= INLINE else None,
     )
 
@@ -217,37 +218,64 @@ def _changed(path: str) -> AudioSourceError:
     )
 
 
-async def _read_ahead(path: str, size: int) -> AsyncIterator[bytes]:
-    """Yield exactly ``size`` bytes of a file in chunks, reading the next one in a worker
-    thread while the last one is being sent, so that disk and network overlap (at most two
-    chunks are held). A file that is shorter or longer than ``size`` raises."""
+async def _read_range(
+    path: str, offset: int, size: int, *, whole: bool
+) -> AsyncGenerator[bytes, None]:
+    """Yield ``size`` bytes of a file from ``offset`` in chunks, reading the next one in a
+    worker thread while the last one is being sent, so that disk and network overlap (at
+    most two chunks are held). A file that became shorter raises; with ``whole`` (the range
+    is the whole file), so does one that became longer.
+
+    The file is closed without awaiting anything, so that even a cancelled reader (aiohttp
+    cancels the task that sends a body) never leaves it open: when a thread is still
+    reading, it is closed as soon as that read ends.
+    """
     loop = asyncio.get_running_loop()
-    with _reading(path):
-        f = await anyio.to_thread.run_sync(open, path, "rb")
-    left = size
+    opening = loop.run_in_executor(None, open, path, "rb")
+    try:
+        with _reading(path):
+            f: IO[bytes] = await asyncio.shield(opening)
+    except BaseException:  # cancelled while a thread opens it: close it once it is open
+        opening.add_done_callback(_close_opened)
+        raise
     pending: asyncio.Future[bytes] | None = None
     try:
-        pending = loop.run_in_executor(None, f.read, min(CHUNK_SIZE, left) or 1)
-        while left:
+        if offset:
+            await anyio.to_thread.run_sync(f.seek, offset)
+        left = size
+        pending = loop.run_in_executor(None, f.read, min(CHUNK_SIZE, left))
+        while left and pending is not None:
             with _reading(path):
                 chunk = await pending
             if not chunk:
                 raise _changed(path)  # it shrank
             left -= len(chunk)
-            pending = loop.run_in_executor(None, f.read, min(CHUNK_SIZE, left) or 1)
+            pending = None
+            if left or whole:  # (one byte more at the end: a file that grew is noticed)
+                pending = loop.run_in_executor(None, f.read, min(CHUNK_SIZE, left) or 1)
             yield chunk
-        with _reading(path):
-            grown = await pending
-        pending = None
-        if grown:
-            raise _changed(path)
+        if pending is not None:
+            with _reading(path):
+                grown = await pending
+            pending = None
+            if grown:
+                raise _changed(path)
     finally:
-        with anyio.CancelScope(shield=True):
-            if pending is not None and not pending.cancelled():
-                # A thread may still be reading: let it finish (its result is dropped).
-                await asyncio.wait([pending])
-                pending.exception()  # retrieved, so that asyncio does not log it
-            await anyio.to_thread.run_sync(f.close)
+        if pending is None or pending.done():
+            f.close()
+        else:  # a thread is reading: close once it is done (its chunk is dropped)
+            pending.add_done_callback(functools.partial(_close_after, f))
+
+
+def _close_opened(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
+def _close_after(f: IO[bytes], read: asyncio.Future[bytes]) -> None:
+    if not read.cancelled():
+        read.exception()  # retrieved, so that asyncio does not log it
+    f.close()
 
 
 def _file_source(fileobj: IO[bytes]) -> AudioSource:
@@ -261,15 +289,16 @@ def _file_source(fileobj: IO[bytes]) -> AudioSource:
     async def read(n: int) -> bytes:
         return await anyio.to_thread.run_sync(fileobj.read, n)
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
         nonlocal used
         if seekable:
             await anyio.to_thread.run_sync(fileobj.seek, start)
         elif used:
             raise AudioSourceError("a non-seekable file can be sent only once")
         used = True
-        async for chunk in _read_chunks(read, "file object"):
-            yield chunk
+        async with contextlib.aclosing(_read_chunks(read, "file object")) as reads:
+            async for chunk in reads:
+                yield chunk
 
     def rewind() -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -314,20 +343,23 @@ def _async_reader_source(reader: object, read: Callable[[int], Awaitable[bytes]]
     seekable = seek is not None and inspect.iscoroutinefunction(seek)
     used = False
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
         nonlocal used
         if used:
             if not seekable:
                 raise AudioSourceError("an async reader without seek() can be sent only once")
             await seek(0)  # type: ignore[misc]
         used = True
-        async for chunk in _read_chunks(read, "async reader"):
-            yield chunk
+        async with contextlib.aclosing(_read_chunks(read, "async reader")) as reads:
+            async for chunk in reads:
+                yield chunk
 
     return AudioSource(filename=name.name or "audio", size=None, replayable=seekable, chunks=chunks)
 
 
-async def _read_chunks(read: Callable[[int], Awaitable[bytes]], what: str) -> AsyncIterator[bytes]:
+async def _read_chunks(
+    read: Callable[[int], Awaitable[bytes]], what: str
+) -> AsyncGenerator[bytes, None]:
     while chunk := await read(CHUNK_SIZE):
         if not isinstance(chunk, bytes | bytearray | memoryview):
             raise AudioSourceError(
@@ -339,7 +371,7 @@ async def _read_chunks(read: Callable[[int], Awaitable[bytes]], what: str) -> As
 def _aiter_source(iterable: AsyncIterable[bytes]) -> AudioSource:
     used = False
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
         nonlocal used
         if used:
             raise AudioSourceError("an async iterable of bytes can be sent only once")
@@ -392,11 +424,12 @@ def multipart_body(
     async def stream() -> AsyncIterator[bytes]:
         sent = 0
         yield prefix
-        async for chunk in audio.chunks():
-            yield chunk
-            if on_progress is not None:
-                sent += len(chunk)
-                on_progress(sent)
+        async with contextlib.aclosing(audio.chunks()) as chunks:  # its file closes with us
+            async for chunk in chunks:
+                yield chunk
+                if on_progress is not None:
+                    sent += len(chunk)
+                    on_progress(sent)
         yield tail
 
     length = None if audio.size is None else len(prefix) + audio.size + len(tail)
@@ -478,19 +511,4 @@ def file_blocks(path: str | os.PathLike[str], block_size: int = MAX_BLOCK_SIZE) 
 
 
 def _slice_reader(path: Path, offset: int, size: int) -> Callable[[], AsyncIterator[bytes]]:
-    async def read() -> AsyncIterator[bytes]:
-        f = await anyio.open_file(path, "rb")
-        try:
-            await f.seek(offset)
-            left = size
-            while left:
-                chunk = await f.read(min(CHUNK_SIZE, left))
-                if not chunk:
-                    raise InvalidInputError(f"{path} became shorter while it was being uploaded")
-                left -= len(chunk)
-                yield chunk
-        finally:
-            with anyio.CancelScope(shield=True):
-                await f.aclose()
-
-    return read
+    return lambda: _read_range(str(path), offset, size, whole=False)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = (
     "speechrest",
@@ -29,6 +31,7 @@ def _rows(table: str) -> dict[str, list[str]]:
     return rows
 
 
+@pytest.mark.slow
 def test_smoke_run_produces_every_row(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(

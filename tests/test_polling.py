@@ -20,7 +20,7 @@ POLICY = PollPolicy(initial_interval=0.01, min_interval=0.0, max_interval=0.2)
 
 async def collect(ids, poll, *, concurrency: int = 4, policy: PollPolicy = POLICY):
     send, receive = anyio.create_memory_object_stream[WaitOutcome[str]](100)
-    async with anyio.create_task_group() as tg:
+    async with receive, anyio.create_task_group() as tg:
         tg.start_soon(
             lambda: poll_many(
                 ids,

@@ -40,6 +40,7 @@ def fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
 async def test_soak_fast_transcriptions_under_faults() -> None:
     plan = FaultPlan(seed=20251015)

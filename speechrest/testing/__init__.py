@@ -8,7 +8,7 @@
 
 from ._audio import AudioInfo, make_wav
 from ._emulator import SpeechEmulator
-from ._faults import Fault, FaultPlan, FaultRule
+from ._faults import Fault, FaultPlan, FaultRule, RecordedRequest, Recording
 from ._local import PocketSphinxRecognizer, best_local_recognizer
 from ._recognizer import (
     DeterministicRecognizer,
@@ -30,6 +30,8 @@ __all__ = [
     "RecognizedPhrase",
     "RecognizedWord",
     "Recognizer",
+    "RecordedRequest",
+    "Recording",
     "RequestRecord",
     "ScriptedRecognizer",
     "SpeechEmulator",

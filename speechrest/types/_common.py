@@ -12,13 +12,13 @@ from .._redact import redact_url
 
 __all__ = [
     "BlockKind",
-    "Identified",
     "EntityError",
     "EntityReference",
     "File",
     "FileKind",
     "FileLinks",
     "FileProperties",
+    "Identified",
     "ProfanityFilterMode",
     "PunctuationMode",
     "Status",
@@ -82,6 +82,9 @@ class Status(WireEnum):
 
 @enum.unique
 class ProfanityFilterMode(WireEnum):
+    """How profanity is filtered: not at all (``None``), removed, tagged (``Tags``), or
+    masked with ``*`` but for the first letter (``Masked``)."""
+
     NONE = "None"
     REMOVED = "Removed"
     TAGS = "Tags"
@@ -90,6 +93,8 @@ class ProfanityFilterMode(WireEnum):
 
 @enum.unique
 class PunctuationMode(WireEnum):
+    """Which punctuation is written: none, dictated marks only, automatic, or both."""
+
     NONE = "None"
     DICTATED = "Dictated"
     AUTOMATIC = "Automatic"
@@ -98,6 +103,8 @@ class PunctuationMode(WireEnum):
 
 @enum.unique
 class FileKind(WireEnum):
+    """What a file of a transcription, dataset, evaluation or model holds."""
+
     DATASET_REPORT = "DatasetReport"
     AUDIO = "Audio"
     LANGUAGE_DATA = "LanguageData"
@@ -113,6 +120,9 @@ class FileKind(WireEnum):
 
 @enum.unique
 class BlockKind(WireEnum):
+    """Which block list of a dataset block upload (``Datasets_GetBlocks``): ``Latest`` is the
+    uncommitted block if there is one, else the committed one."""
+
     COMMITTED = "Committed"
     UNCOMMITTED = "Uncommitted"
     LATEST = "Latest"
@@ -151,12 +161,16 @@ class EntityError:
 
 @attrs.frozen(kw_only=True)
 class FileLinks:
+    """Links of a file (``links``)."""
+
     content_url: str | None = attrs.field(default=None, repr=url_repr)
     """Where the file's content can be downloaded (a SAS URL: send no key)."""
 
 
 @attrs.frozen(kw_only=True)
 class FileProperties:
+    """Size and audio duration of a file (``properties``)."""
+
     size: int | None = None
     """Size in bytes."""
     duration_ms: int | None = None

@@ -25,9 +25,9 @@ __all__ = [
     "NBestRecognition",
     "RecognizedPhrase",
     "RecognizedWord",
+    "TimeSpan",
     "TranscriptionReport",
     "TranscriptionReportDetail",
-    "TimeSpan",
     "TranscriptionResultFile",
     "ticks_to_ms",
 ]

@@ -57,6 +57,8 @@ DatasetLocales = dict[DatasetKind, list[str]]
 
 @attrs.frozen(kw_only=True)
 class DatasetLinks:
+    """Links of a dataset (``links``): its files and, for a block upload, its blocks."""
+
     files: str | None = None
     """``Datasets_ListFiles``."""
     commit_blocks: str | None = None
@@ -69,6 +71,9 @@ class DatasetLinks:
 
 @attrs.frozen(kw_only=True)
 class DatasetProperties:
+    """What processing a dataset found: accepted and rejected lines, audio duration, text
+    normalization, and why it failed (``properties``)."""
+
     accepted_line_count: int | None = None
     """Lines (or utterances) accepted."""
     rejected_line_count: int | None = None

@@ -19,12 +19,16 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class EndpointLinks:
+    """Links of an endpoint (``links``)."""
+
     web_socket: str | None = None
     """The Speech SDK endpoint (``wss://...``) for recognition with this deployment."""
 
 
 @attrs.frozen(kw_only=True)
 class EndpointProperties:
+    """Whether an endpoint logs what it receives, and why deploying it failed (``properties``)."""
+
     logging_enabled: bool | None = None
     """Whether audio and transcriptions sent to the endpoint are logged."""
     error: EntityError | None = None

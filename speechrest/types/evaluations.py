@@ -20,6 +20,9 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class EditsSummary:
+    """How many token edits of one kind (punctuation, capitalization, ...) an evaluation
+    counted, and their share of all edits (see :class:`TokenErrorDetails`)."""
+
     number_of_edits: int | None = None
     """Edits of this kind."""
     percentage_of_all_edits: float | None = None
@@ -112,6 +115,8 @@ class EvaluationProperties:
 
 @attrs.frozen(kw_only=True)
 class EvaluationLinks:
+    """Links of an evaluation (``links``)."""
+
     files: str | None = None
     """``Evaluations_ListFiles``."""
 

@@ -72,6 +72,8 @@ class BaseModelFeatures(ModelFeatures):
 
 @attrs.frozen(kw_only=True)
 class BaseModelDeprecationDates:
+    """When a base model stops being available for training and for transcription."""
+
     adaptation_date_time: datetime | None = None
     """From this date, no new custom models can be trained on the base model."""
     transcription_date_time: datetime | None = None
@@ -80,18 +82,24 @@ class BaseModelDeprecationDates:
 
 @attrs.frozen(kw_only=True)
 class CustomModelDeprecationDates:
+    """When a custom model stops being available for transcription."""
+
     transcription_date_time: datetime | None = None
     """From this date, the custom model can no longer be used for transcription."""
 
 
 @attrs.frozen(kw_only=True)
 class BaseModelLinks:
+    """Links of a base model (``links``)."""
+
     manifest: str | None = None
     """``Models_GetBaseModelManifest``."""
 
 
 @attrs.frozen(kw_only=True)
 class CustomModelLinks:
+    """Links of a custom model (``links``): its manifest, copy and files operations."""
+
     manifest: str | None = None
     """``Models_GetCustomModelManifest``."""
     copy: str | None = None
@@ -102,6 +110,8 @@ class CustomModelLinks:
 
 @attrs.frozen(kw_only=True)
 class BaseModelProperties:
+    """What a base model supports, and until when (``properties``)."""
+
     deprecation_dates: BaseModelDeprecationDates | None = None
     """When adaptation and transcription stop being available."""
     features: BaseModelFeatures | None = None
@@ -112,6 +122,8 @@ class BaseModelProperties:
 
 @attrs.frozen(kw_only=True)
 class CustomModelProperties:
+    """What a custom model supports, its weight, and why training failed (``properties``)."""
+
     deprecation_dates: CustomModelDeprecationDates | None = None
     """When transcription stops being available."""
     custom_model_weight_percent: int | None = None

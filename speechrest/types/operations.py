@@ -13,6 +13,8 @@ __all__ = ["Operation", "OperationResult"]
 
 @attrs.frozen(kw_only=True)
 class OperationResult:
+    """What a finished operation produced (``result``)."""
+
     link: str | None = None
     """The URL of what the operation produced (for a model copy: the new model)."""
 

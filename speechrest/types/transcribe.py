@@ -29,6 +29,8 @@ __all__ = [
 
 @enum.unique
 class EnhancedModeTimestampGranularity(WireEnum):
+    """Which timestamps enhanced mode writes: per word, per segment, or none."""
+
     WORD = "word"
     SEGMENT = "segment"
     NONE = "none"
@@ -36,12 +38,16 @@ class EnhancedModeTimestampGranularity(WireEnum):
 
 @enum.unique
 class EnhancedModeTranscriptionStyle(WireEnum):
+    """How enhanced mode words a transcript: as spoken (``verbatim``) or cleaned up."""
+
     VERBATIM = "verbatim"
     CLEAN = "clean"
 
 
 @attrs.frozen(kw_only=True)
 class TranscribeDiarizationProperties:
+    """Diarization settings of a fast transcription (telling speakers apart)."""
+
     enabled: bool | None = None
     """Whether speakers are told apart."""
     max_speakers: int | None = None
@@ -50,6 +56,8 @@ class TranscribeDiarizationProperties:
 
 @attrs.frozen(kw_only=True)
 class PhraseListProperties:
+    """Phrase list settings of a fast transcription: words and phrases to favour."""
+
     phrases: list[str] | None = None
     """Words and phrases the recognizer should favour."""
     biasing_weight: float | None = None
@@ -58,6 +66,8 @@ class PhraseListProperties:
 
 @attrs.frozen(kw_only=True)
 class EnhancedModeModelOptions:
+    """Options of the model used by enhanced mode."""
+
     timestamps: EnhancedModeTimestampGranularity | None = None
     """Timestamp granularity: ``word``, ``segment`` or ``none``."""
     transcribe_style: EnhancedModeTranscriptionStyle | None = None
@@ -66,6 +76,9 @@ class EnhancedModeModelOptions:
 
 @attrs.frozen(kw_only=True)
 class EnhancedModeProperties:
+    """Enhanced mode settings of a fast transcription (an LLM-based model that can also
+    translate); give them to turn enhanced mode on."""
+
     enabled: bool | None = None
     """Turn the enhanced (LLM-based) mode on."""
     task: str | None = None
@@ -104,6 +117,8 @@ class TranscribeDefinition:
 
 @attrs.frozen(kw_only=True)
 class Word:
+    """One word of a fast transcription phrase, with its timing."""
+
     text: str
     """The word."""
     offset_ms: int
@@ -114,6 +129,9 @@ class Word:
 
 @attrs.frozen(kw_only=True)
 class Phrase:
+    """One recognized phrase of a fast transcription, with its timing, confidence, channel,
+    speaker and words."""
+
     text: str
     """The recognized text of the phrase."""
     offset_ms: int
@@ -134,6 +152,8 @@ class Phrase:
 
 @attrs.frozen(kw_only=True)
 class ChannelCombinedPhrases:
+    """The whole transcript of one channel (or of all of them) of a fast transcription."""
+
     text: str
     """The whole transcript of the channel."""
     channel: int | None = None

@@ -137,6 +137,8 @@ class WebHookLinks:
 
 @attrs.frozen(kw_only=True)
 class WebHookProperties:
+    """A web hook's API version, signing secret and error (``properties``)."""
+
     api_version: str | None = None
     """The API version the hook was created with; it fixes the notifications' shape."""
     secret: str | None = attrs.field(default=None, repr=False)
@@ -147,6 +149,8 @@ class WebHookProperties:
 
 @attrs.frozen(kw_only=True)
 class WebHookPropertiesUpdate:
+    """A change to a web hook's properties (its secret)."""
+
     secret: str | None = attrs.field(default=None, repr=False)
     """A new secret; an empty string stops signing."""
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -8,7 +9,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from speechrest import SpeechClient
 from speechrest._upload import MAX_BLOCK_SIZE, file_blocks
@@ -19,7 +19,7 @@ from speechrest.errors import (
     OperationFailedError,
 )
 from speechrest.resources.datasets import block_id
-from speechrest.testing import SpeechEmulator
+from speechrest.testing import Fault, SpeechEmulator
 from speechrest.types import BlockKind, CommitBlocksEntry, DatasetKind, FileKind, Status
 from tests.audio_server import AudioServer
 from tests.resources.custom_speech import FAST, POLL, acoustic_zip, language_text, ready_dataset
@@ -134,22 +134,13 @@ async def test_default_upload_sends_blocks_of_at_most_8_mib(
 
 
 async def test_a_failed_block_is_sent_again(tmp_path: Path) -> None:
-    failed: list[str] = []
-
-    @web.middleware
-    async def fail_once(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.method == "PUT" and request.query.get("blockid") == block_id(2) and not failed:
-            await request.read()  # the whole block arrived, then the service failed
-            failed.append(request.query["blockid"])
-            return web.json_response(
-                {"code": "ServiceUnavailable", "message": "try again"},
-                status=503,
-                headers={"Retry-After": "0"},
-            )
-        return await handler(request)
-
     emulator = SpeechEmulator(timing=FAST)
-    emulator.state.middlewares.append(fail_once)
+    # The whole block arrives, then the service fails, once.
+    failed = emulator.faults.add(
+        Fault.unavailable(retry_after=0),
+        operation="Datasets_UploadBlock",
+        query={"blockid": block_id(2)},
+    )
     data = language_text(4000)
     path = tmp_path / "data.txt"
     path.write_bytes(data)
@@ -158,7 +149,7 @@ async def test_a_failed_block_is_sent_again(tmp_path: Path) -> None:
             path, display_name="retried", locale="en-US", kind="Language", block_size=16 * KIB
         )
         blocks = -(-len(data) // (16 * KIB))
-        assert failed == [block_id(2)]
+        assert failed.injected == 1
         assert len(_puts(emulator)) == blocks + 1
         done = await client.datasets.wait(dataset, policy=POLL)
         [language] = [
@@ -169,15 +160,13 @@ async def test_a_failed_block_is_sent_again(tmp_path: Path) -> None:
 
 
 async def test_a_failed_upload_deletes_its_dataset(tmp_path: Path) -> None:
-    @web.middleware
-    async def refuse(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.method == "PUT" and request.query.get("blockid") == block_id(1):
-            await request.read()
-            return web.json_response({"code": "InvalidRequest", "message": "no"}, status=400)
-        return await handler(request)
-
     emulator = SpeechEmulator(timing=FAST)
-    emulator.state.middlewares.append(refuse)
+    emulator.faults.add(
+        Fault.http_status(400, code="InvalidRequest", message="no"),
+        operation="Datasets_UploadBlock",
+        query={"blockid": block_id(1)},
+        times=None,
+    )
     path = tmp_path / "data.txt"
     path.write_bytes(language_text(2000))
     async with emulator, SpeechClient(emulator.endpoint, key=emulator.key) as client:
@@ -314,7 +303,8 @@ async def test_emulator_block_limits(emulator: SpeechEmulator, client: SpeechCli
     }
     async with aiohttp.ClientSession(headers=headers) as session:
         query = {"api-version": "2025-10-15", "blockid": block_id(0)}
-        async with session.put(url, params=query, data=b"x" * (MAX_BLOCK_SIZE + 1)) as resp:
+        too_big = io.BytesIO(b"x" * (MAX_BLOCK_SIZE + 1))  # (a file object: aiohttp streams it)
+        async with session.put(url, params=query, data=too_big) as resp:
             assert resp.status == 413
         async with session.put(url, params={**query, "blockid": "AAA="}, data=b"x") as resp:
             assert resp.status == 201

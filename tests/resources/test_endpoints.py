@@ -1,48 +1,47 @@
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from aiohttp import web
 
 from speechrest import SpeechClient
 from speechrest.errors import BadRequestError, ConflictError, InvalidInputError, NotFoundError
-from speechrest.testing import SpeechEmulator
+from speechrest.testing import Recording, SpeechEmulator
 from speechrest.types import Endpoint, Status
 from tests.resources.custom_speech import FAST, POLL, base_model, custom_model, ready_dataset
 
 pytestmark = pytest.mark.anyio
 
-BODIES: list[tuple[str, str, Any]] = []
-
-
-@web.middleware
-async def record_bodies(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.method in ("POST", "PATCH") and "/endpoints" in request.path:
-        BODIES.append((request.method, request.content_type, json.loads(await request.read())))
-    return await handler(request)
-
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[SpeechEmulator]:
-    BODIES.clear()
-    emu = SpeechEmulator(timing=FAST)
-    emu.state.middlewares.append(record_bodies)
-    async with emu:
+    async with SpeechEmulator(timing=FAST) as emu:
         yield emu
 
 
-async def test_deploy_update_delete(client: SpeechClient) -> None:
+@pytest.fixture
+def sent(emulator: SpeechEmulator) -> Recording:
+    """The creates and updates of endpoints the emulator received, with their bodies."""
+    return emulator.faults.record(path=r"/endpoints", method="POST")
+
+
+@pytest.fixture
+def patched(emulator: SpeechEmulator) -> Recording:
+    return emulator.faults.record(path=r"/endpoints", method="PATCH")
+
+
+async def test_deploy_update_delete(
+    client: SpeechClient, sent: Recording, patched: Recording
+) -> None:
     base = await base_model(client)
     endpoint = await client.endpoints.create(
         model=base, locale="en-US", display_name="live", logging_enabled=True
     )
-    assert BODIES[-1][2]["properties"] == {"loggingEnabled": True}
-    assert BODIES[-1][2]["model"] == {"self": base.self_}
+    assert sent.requests[-1].json()["properties"] == {"loggingEnabled": True}
+    assert sent.requests[-1].json()["model"] == {"self": base.self_}
     assert endpoint.status == Status.NOT_STARTED
     assert endpoint.properties is not None and endpoint.properties.logging_enabled is True
     assert endpoint.links is not None
@@ -57,9 +56,9 @@ async def test_deploy_update_delete(client: SpeechClient) -> None:
     assert done.status == Status.SUCCEEDED
 
     updated = await client.endpoints.update(done, logging_enabled=False, description="quiet")
-    method, content_type, body = BODIES[-1]
-    assert (method, content_type) == ("PATCH", "application/merge-patch+json")
-    assert body == {"description": "quiet", "properties": {"contentLoggingEnabled": False}}
+    [patch] = patched.requests
+    assert patch.content_type == "application/merge-patch+json"
+    assert patch.json() == {"description": "quiet", "properties": {"contentLoggingEnabled": False}}
     assert updated.properties is not None and updated.properties.logging_enabled is False
     assert updated.display_name == "live" and updated.status == Status.SUCCEEDED
 

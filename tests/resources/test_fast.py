@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from speechrest import SpeechClient, errors
-from speechrest.testing import ScriptedRecognizer, SpeechEmulator, make_wav
+from speechrest.testing import Fault, ScriptedRecognizer, SpeechEmulator, make_wav
 from speechrest.types import EnhancedModeProperties, TranscribeDefinition
 
 pytestmark = pytest.mark.anyio
@@ -190,23 +190,10 @@ async def test_transcribe_many_yields_one_outcome_per_source(wav_file) -> None:
 
 
 async def test_transcribe_many_bounds_concurrency(wav_file) -> None:
-    in_flight = 0
-    peak = 0
-
-    @web.middleware
-    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        try:
-            await anyio.sleep(0.02)
-            return await handler(request)
-        finally:
-            in_flight -= 1
-
     path = wav_file()
     emu = SpeechEmulator()
-    emu.state.middlewares.append(count)
+    emu.faults.add(Fault.latency(0.02), times=None)  # so that requests overlap
+    calls = emu.faults.record(operation="Transcriptions_Transcribe")
     async with (
         emu,
         SpeechClient(emu.endpoint, key=emu.key) as c,
@@ -214,7 +201,8 @@ async def test_transcribe_many_bounds_concurrency(wav_file) -> None:
     ):
         outcomes = [o async for o in stream]
     assert len(outcomes) == 30 and all(o.ok for o in outcomes)
-    assert peak == 5
+    assert calls.count == 30
+    assert calls.max_in_flight == 5
 
 
 async def test_transcribe_many_options_are_checked_up_front(client, emulator) -> None:
@@ -226,31 +214,32 @@ async def test_transcribe_many_options_are_checked_up_front(client, emulator) ->
 
 
 async def test_breaking_out_cancels_in_flight_work(wav_file) -> None:
-    started = 0
-    stalling = True
-
-    @web.middleware
-    async def slow(request: web.Request, handler: Any) -> web.StreamResponse:
-        nonlocal started
-        started += 1
-        if started > 1 and stalling:
-            await anyio.sleep(30)
-        return await handler(request)
-
     path = wav_file()
     emu = SpeechEmulator()
-    emu.state.middlewares.append(slow)
-    async with emu, SpeechClient(emu.endpoint, key=emu.key) as c:
+    calls = emu.faults.record(operation="Transcriptions_Transcribe")
+    emu.faults.add(Fault.stall(), skip=1, times=None)  # all but the first never answer
+    async with emu, SpeechClient(emu.endpoint, key=emu.key, max_connections=4) as c:
         with anyio.fail_after(10):
             async with c.transcribe_many([path] * 50, concurrency=4) as stream:
                 async for outcome in stream:
                     assert outcome.ok
                     break
-        assert c.stats().connections_in_use == 0
-        stalling = False
-        # the client is still usable
-        assert (await c.transcribe(path)).text == "Hello world."
-    assert started <= 1 + 4 + 1
+        assert calls.count <= 1 + 4
+        # Every pooled connection is free again: four new calls are in flight at once.
+        emu.faults.clear()
+        emu.faults.add(Fault.stall(), times=None)
+        fresh = emu.faults.record(operation="Transcriptions_Transcribe")
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for _ in range(4):
+                    tg.start_soon(c.transcribe, path)
+                while fresh.in_flight < 4:
+                    await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()
+        emu.faults.clear()
+        assert (await c.transcribe(path)).text == "Hello world."  # the client is still usable
+    assert calls.count <= 1 + 4 + 4 + 1
+    assert calls.in_flight == 0
 
 
 async def test_scripted_recognizer() -> None:

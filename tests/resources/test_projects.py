@@ -1,41 +1,33 @@
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from speechrest import SpeechClient
 from speechrest.errors import BadRequestError, InvalidInputError, NotFoundError
-from speechrest.testing import SpeechEmulator, make_wav
+from speechrest.testing import Recording, SpeechEmulator, make_wav
 from tests.audio_server import AudioServer
 from tests.resources.custom_speech import FAST, POLL, base_model, custom_model, ready_dataset
 
 pytestmark = pytest.mark.anyio
 
-PATCHES: list[tuple[str, Any]] = []
-
-
-@web.middleware
-async def record_patches(request: web.Request, handler: Any) -> web.StreamResponse:
-    if request.method == "PATCH":
-        PATCHES.append((request.content_type, json.loads(await request.read())))
-    return await handler(request)
-
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[SpeechEmulator]:
-    PATCHES.clear()
-    emu = SpeechEmulator(timing=FAST)
-    emu.state.middlewares.append(record_patches)
-    async with emu:
+    async with SpeechEmulator(timing=FAST) as emu:
         yield emu
 
 
-async def test_create_get_update_delete(client: SpeechClient) -> None:
+@pytest.fixture
+def patched(emulator: SpeechEmulator) -> Recording:
+    """The updates the emulator received, with their bodies."""
+    return emulator.faults.record(method="PATCH")
+
+
+async def test_create_get_update_delete(client: SpeechClient, patched: Recording) -> None:
     project = await client.projects.create(
         display_name="My speech project",
         locale="en-US",
@@ -53,10 +45,9 @@ async def test_create_get_update_delete(client: SpeechClient) -> None:
     updated = await client.projects.update(
         project, foundry_project_name="other", display_name="Renamed"
     )
-    assert PATCHES[-1] == (
-        "application/merge-patch+json",
-        {"displayName": "Renamed", "foundryProjectName": "other"},
-    )
+    [patch] = patched.requests
+    assert patch.content_type == "application/merge-patch+json"
+    assert patch.json() == {"displayName": "Renamed", "foundryProjectName": "other"}
     assert updated.display_name == "Renamed"
     assert updated.foundry_project_name == "other"
     assert updated.description == "first"  # untouched
@@ -115,6 +106,8 @@ async def test_project_lists_its_entities(client: SpeechClient, tmp_path: Path) 
         transcription = await client.transcriptions.submit(
             locale="en-US", content_urls=[url], display_name="t", project=project
         )
+        # (its audio is fetched before the server that serves it stops)
+        await client.transcriptions.wait(transcription, policy=POLL)
 
     assert [d.id async for d in client.projects.list_datasets(project)] == [dataset.id]
     assert [m.self_ async for m in client.projects.list_models(project)] == [model]

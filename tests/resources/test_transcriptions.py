@@ -35,7 +35,8 @@ POLICY = PollPolicy(initial_interval=0.02, min_interval=0.02, max_interval=0.1)
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[SpeechEmulator]:
+async def emulator(audio_server: AudioServer) -> AsyncIterator[SpeechEmulator]:  # noqa: F811
+    # Jobs fetch their audio from audio_server in the background: the emulator stops first.
     async with SpeechEmulator(timing=FAST) as emu:
         yield emu
 

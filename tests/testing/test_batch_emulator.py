@@ -73,7 +73,8 @@ def job_body(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[SpeechEmulator]:
+async def emulator(audio_server: AudioServer) -> AsyncIterator[SpeechEmulator]:  # noqa: F811
+    # Jobs fetch their audio from audio_server in the background: the emulator stops first.
     async with SpeechEmulator(timing=FAST) as emu:
         yield emu
 
