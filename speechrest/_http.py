@@ -17,7 +17,7 @@ import math
 import platform
 import ssl as _ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
@@ -32,6 +32,7 @@ from ._ids import unique_id
 from ._redact import redact_url
 from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
+from ._watchdog import SLICE, WatchedBody
 
 __all__ = ["Admission", "Body", "HttpConfig", "Response", "Transport"]
 
@@ -41,13 +42,8 @@ _REQUEST_ID_HEADERS = ("apim-request-id", "x-ms-request-id", "x-requestid", "x-r
 _LOOPBACK = frozenset({"localhost"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
-_SLICE = 256 * 1024
-"""The largest piece of a body handed to the socket at once, so that the stall watchdog
-sees the upload progress."""
 _UNWATCHED = contextlib.nullcontext()
 """The watchdog of a body sent in one piece with the headers: none."""
-_CLOSE_WAIT = 5.0
-"""Seconds to wait for aiohttp's writer to leave the body's source when a call ends."""
 _decode_json = json.JSONDecoder().decode
 
 
@@ -389,9 +385,9 @@ class Transport:
         of the body cannot be sent within ``read_timeout`` (a slow source is not counted).
         """
         watchdog: Any = _UNWATCHED
-        if data is not None and not (isinstance(data, bytes | bytearray) and len(data) <= _SLICE):
+        if data is not None and not (isinstance(data, bytes | bytearray) and len(data) <= SLICE):
             watchdog = anyio.CancelScope()
-            data = _Watched(data, watchdog, self.config.read_timeout)
+            data = WatchedBody(data, watchdog, self.config.read_timeout)
         try:
             with watchdog:
                 async with session.request(
@@ -402,13 +398,13 @@ class Transport:
                     return resp.status, resp.headers, await resp.read()
             raise _Stalled
         except Exception:
-            if isinstance(data, _Watched) and data.error is not None:
+            if isinstance(data, WatchedBody) and data.error is not None:
                 # The caller's source (or progress callback) failed, not the connection:
                 # aiohttp reports it as a broken connection, which would be retried.
                 raise _SourceFailed(data.error) from None
             raise
         finally:
-            if isinstance(data, _Watched):
+            if isinstance(data, WatchedBody):
                 await data.aclose()  # closes the source's file now, not at garbage collection
 
     def _status_error(self, response: Response, operation: str) -> errors.APIStatusError:
@@ -522,71 +518,6 @@ def _request_id(headers: Mapping[str, str]) -> str | None:
         if value is not None:
             return value
     return None
-
-
-class _Watched(AsyncIterator[bytes]):
-    """A body handed to aiohttp in pieces of at most ``_SLICE`` bytes; each piece gets
-    ``seconds`` to be sent before the watchdog cancels the exchange.
-
-    aiohttp iterates it in a writer task of its own. :meth:`aclose` closes the source (and
-    so its file) before the call returns: at once when the writer is not inside the source,
-    else as soon as the writer, which aiohttp cancels with the exchange, has left it.
-    """
-
-    def __init__(
-        self,
-        data: bytes | bytearray | AsyncIterator[bytes],
-        watchdog: anyio.CancelScope,
-        seconds: float,
-    ) -> None:
-        self._chunks = _pieces(data)
-        self._watchdog = watchdog
-        self._seconds = seconds
-        self._idle: anyio.Event | None = None
-        """Set when a read of the source in progress ends (None when none is)."""
-        self.error: Exception | None = None
-        """What the source raised, if it failed."""
-
-    async def __anext__(self) -> bytes:
-        self._watchdog.deadline = math.inf  # reading the source is not the server's time
-        self._idle = idle = anyio.Event()
-        try:
-            chunk = await anext(self._chunks)
-        except StopAsyncIteration:
-            raise
-        except Exception as exc:
-            self.error = exc
-            raise
-        finally:
-            self._idle = None
-            idle.set()
-        self._watchdog.deadline = anyio.current_time() + self._seconds
-        return chunk
-
-    async def aclose(self) -> None:
-        with anyio.CancelScope(shield=True):
-            if self._idle is not None:
-                with anyio.move_on_after(_CLOSE_WAIT):
-                    await self._idle.wait()
-            if self._idle is None:  # else the writer is stuck in the source: left to GC
-                await self._chunks.aclose()
-
-
-async def _pieces(data: bytes | bytearray | AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
-    """The body in pieces of at most ``_SLICE`` bytes; a source's iterator is closed with it."""
-    if isinstance(data, bytes | bytearray):
-        view = memoryview(data)
-        for start in range(0, len(data), _SLICE):
-            yield bytes(view[start : start + _SLICE])
-        return
-    try:
-        async for chunk in data:
-            for start in range(0, len(chunk), _SLICE):
-                yield chunk[start : start + _SLICE] if len(chunk) > _SLICE else chunk
-    finally:
-        aclose = getattr(data, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _endpoint(endpoint: str, allow_insecure_http: bool) -> URL:
