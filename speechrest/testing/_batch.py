@@ -18,7 +18,6 @@ kept in the emulator's blob store.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -201,7 +200,7 @@ async def _transcribe(state: EmulatorState, job: Entity, source: str, url: str) 
         raise _InputFailed("InvalidRecordingsUri", str(exc)) from None
     try:
         audio = probe_audio(path, url.split("?", 1)[0])
-        return await asyncio.to_thread(result_document, state, job, audio, source)
+        return await result_document(state, job, audio, source)
     except AudioFormatError as exc:
         raise _InputFailed(exc.code, exc.message) from None
     except BadChannels as exc:

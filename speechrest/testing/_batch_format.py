@@ -77,7 +77,7 @@ def _nbest(
     return best
 
 
-def result_document(
+async def result_document(
     state: EmulatorState, entity: dict[str, Any], audio: AudioInfo, source: str
 ) -> dict[str, Any]:
     """The result file of one input transcribed under the job ``entity``."""
@@ -97,7 +97,7 @@ def result_document(
 
     phrases: list[dict[str, Any]] = []
     combined: dict[int, list[dict[str, Any]]] = {c: [] for c in wanted}
-    heard = [p for p in state.recognizer.recognize(audio, locales) if p.channel in wanted]
+    heard = [p for p in await state.recognize(audio, locales) if p.channel in wanted]
     for i, p in enumerate(heard):
         best = _nbest(p, props, profanity, punctuation)
         phrase: dict[str, Any] = {"recognitionStatus": "Success", "channel": p.channel}

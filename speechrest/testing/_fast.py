@@ -60,7 +60,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
             spool = await fetch_to_file(str(url), state)
             name = str(url).split("?", 1)[0]
         audio = _probe(spool, name)
-        return json_response(result_body(state, audio, definition))
+        return json_response(await result_body(state, audio, definition))
     finally:
         if spool is not None:
             with contextlib.suppress(OSError):
@@ -152,7 +152,7 @@ def _probe(path: Path, name: str) -> AudioInfo:
         raise ApiError(status, code, exc.message, exc.code) from None
 
 
-def result_body(state: EmulatorState, audio: AudioInfo, d: dict[str, Any]) -> dict[str, Any]:
+async def result_body(state: EmulatorState, audio: AudioInfo, d: dict[str, Any]) -> dict[str, Any]:
     """The ``TranscribeResult`` for ``audio`` under definition ``d``."""
     channels: list[int] | None = d.get("channels")
     if channels is not None and any(c >= audio.channels for c in channels):
@@ -163,7 +163,7 @@ def result_body(state: EmulatorState, audio: AudioInfo, d: dict[str, Any]) -> di
             "InvalidChannelSpecification",
         )
     locales = list(d.get("locales") or [])
-    heard = state.recognizer.recognize(audio, locales)
+    heard = await state.recognize(audio, locales)
     wanted = channels if channels is not None else [0]
     dia = d.get("diarization") or {}
     speakers = (dia.get("maxSpeakers") or 2) if dia.get("enabled") else None

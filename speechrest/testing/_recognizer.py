@@ -7,6 +7,7 @@ filtering and word timings.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ __all__ = [
     "Recognizer",
     "ScriptedRecognizer",
     "filter_profanity",
+    "machine_cores",
     "words_of",
 ]
 
@@ -59,9 +61,25 @@ class RecognizedPhrase:
 
 
 class Recognizer(Protocol):
-    """Turns audio into phrases. ``locales`` are the candidates the caller gave."""
+    """Turns audio into phrases. ``locales`` are the candidates the caller gave.
+
+    The emulator calls ``recognize`` in worker threads, several at once (as many as the
+    machine has cores), so that slow recognition never stalls the other requests: it
+    must be safe to call from several threads at a time.
+    """
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]: ...
+
+
+def machine_cores() -> int:
+    """How many cores this process may run on (at least 1)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counter is not None:
+        return int(counter() or 1)
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def split_text(
