@@ -189,6 +189,7 @@ class SpeechClient:
 
     async def __aenter__(self) -> Self:
         self._require_owner("open")
+        check.on_asyncio("SpeechClient")
         await self._api.transport.open()
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
@@ -23,7 +24,12 @@ __all__ = ["emulator"]
     show_default=True,
     help="Port to listen on (0 picks a free one).",
 )
-@click.option("--key", metavar="KEY", help="The key clients must send (default: a random one).")
+@click.option(
+    "--key",
+    metavar="KEY",
+    callback=lambda ctx, param, value: _key(value),
+    help="The key clients must send (default: a random one).",
+)
 @click.option(
     "--recognizer",
     type=click.Choice(["auto", "pocketsphinx", "deterministic"]),
@@ -55,12 +61,20 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
     except ImportError as exc:
         raise click.UsageError(str(exc)) from None
 
+    _log_to_stderr()
+
     async def serve() -> None:
         async with SpeechEmulator(host=host, port=port, key=key, recognizer=hears) as emu:
             name = type(hears).__name__
             click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
             click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
             click.echo(f"SPEECH_KEY={emu.key}")
+            if host in _ALL_INTERFACES:
+                click.echo(
+                    f"Listening on every interface: from another machine, use this machine's "
+                    f"address instead of {emu.endpoint.split('//')[1].rsplit(':', 1)[0]}.",
+                    err=True,
+                )
             click.echo("Press Ctrl+C to stop.", err=True)
             await _until_stopped()
 
@@ -72,6 +86,24 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo("speechrest emulator: stopped", err=True)
     return EXIT_OK
+
+
+_ALL_INTERFACES = ("0.0.0.0", "::", "")  # noqa: S104
+
+
+def _log_to_stderr() -> None:
+    """The emulator's log (a request its client cut short, ...) as lines on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("speechrest emulator: %(message)s"))
+    log = logging.getLogger("speechrest.emulator")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def _key(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("the key must not be empty (omit --key for a random one)")
+    return value
 
 
 async def _until_stopped() -> None:

@@ -14,6 +14,7 @@ from typing import Self
 
 from aiohttp import web
 
+from .._checks import on_asyncio
 from . import (
     _batch,
     _blobs,
@@ -36,9 +37,13 @@ from ._state import (
     error_response,
     get_state,
     json_response,
+    log,
 )
 
 __all__ = ["SpeechEmulator", "build_app"]
+
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+"""Addresses that mean "every interface", and the loopback address clients use for each."""
 
 
 @web.middleware
@@ -58,6 +63,13 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         exc.headers["apim-request-id"] = request_id
         raise
+    except ConnectionResetError as exc:  # (aiohttp's client errors included)
+        # The client hung up (it cancelled, or timed out) before it was answered: one
+        # line, not a traceback; nobody reads the answer.
+        log.info(
+            "%s %s: the client hung up before the answer (%s)", request.method, request.path, exc
+        )
+        return web.Response(status=499, reason="Client Closed Request")
     response.headers["apim-request-id"] = request_id
     return response
 
@@ -147,7 +159,9 @@ class SpeechEmulator:
             async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
                 ...
 
-    ``key`` defaults to a random key; ``port=0`` picks a free port. ``recognizer`` decides
+    ``key`` defaults to a random key; ``port=0`` picks a free port. ``host`` is the address
+    to listen on: on all of them (``0.0.0.0`` or ``::``), :attr:`endpoint` and the links the
+    emulator hands out name the loopback address. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
     :class:`FaultPlan` of errors to inject (see ``emulator.faults``).
     """
@@ -164,9 +178,11 @@ class SpeechEmulator:
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
     ) -> None:
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise ValueError("key must be a non-empty string (or None for a random key)")
         self.host = host
         self.port = port
-        self.key = key or "emu-" + secrets.token_hex(16)
+        self.key = key if key is not None else "emu-" + secrets.token_hex(16)
         self.state = EmulatorState(keys={self.key}, tokens=set(tokens))
         if recognizer is not None:
             self.state.recognizer = recognizer
@@ -236,6 +252,8 @@ class SpeechEmulator:
         return f"SpeechEmulator({where})"
 
     async def start(self) -> None:
+        """Start serving (``async with`` does it for you)."""
+        on_asyncio("SpeechEmulator")
         self.app = build_app(self.state)
         self._runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5
@@ -246,10 +264,12 @@ class SpeechEmulator:
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self.port
         self.port = port
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = _WILDCARDS.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
         self.state.base_url = f"http://{host}:{port}"
 
     async def stop(self) -> None:
+        """Stop serving; background work (jobs, training) is cancelled."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

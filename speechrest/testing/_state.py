@@ -36,11 +36,13 @@ __all__ = [
     "error_response",
     "get_state",
     "json_response",
+    "log",
     "now_iso",
     "paginate",
 ]
 
 log = logging.getLogger("speechrest.emulator")
+"""The emulator's log: requests cut short by their client (INFO), failing listeners."""
 
 API_VERSION = "2025-10-15"
 MAX_UPLOAD_BYTES = 250 * 1000 * 1000
