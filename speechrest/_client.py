@@ -209,10 +209,12 @@ class SpeechClient:
 
     @property
     def endpoint(self) -> str:
+        """The resource's endpoint, e.g. ``https://eastus.api.cognitive.microsoft.com``."""
         return str(self._api.transport.base)
 
     @property
     def api_version(self) -> str:
+        """The ``api-version`` sent with every request (``2025-10-15``)."""
         return self._api.transport.api_version
 
     @property

@@ -68,7 +68,9 @@ class Recognizer(Protocol):
     must be safe to call from several threads at a time.
     """
 
-    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]: ...
+    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The phrases heard in ``audio`` (a probed WAV file on disk), on any channel."""
+        ...
 
 
 def machine_cores() -> int:
@@ -118,6 +120,7 @@ class DeterministicRecognizer:
     """
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The embedded transcript (or pseudo-words) of each of the first two channels."""
         locale = locales[0] if locales else "en-US"
         phrases: list[RecognizedPhrase] = []
         for channel in range(min(audio.channels, 2)):
@@ -156,6 +159,7 @@ class ScriptedRecognizer:
         self._fallback = DeterministicRecognizer()
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The scripted transcript of ``audio``, spread over its duration."""
         locale = locales[0] if locales else "en-US"
         if callable(self._script):
             text: str | None = self._script(audio)
