@@ -41,10 +41,10 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_serving(app: FastAPI) -> AsyncIterator[str]:
+async def uvicorn_serving(app: FastAPI, lifespan: str = "off") -> AsyncIterator[str]:
     """``app`` served by a real uvicorn server on loopback, in this event loop."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", ws="none"
+        app, host="127.0.0.1", port=0, lifespan=lifespan, log_level="warning", ws="none"
     )
     server = uvicorn.Server(config)
     stopped = anyio.Event()
