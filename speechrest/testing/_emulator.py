@@ -29,6 +29,7 @@ from ._faults import FaultPlan
 from ._recognizer import Recognizer
 from ._state import (
     STATE_KEY,
+    DownloadLimits,
     EmulatorState,
     Handler,
     RequestRecord,
@@ -149,7 +150,8 @@ class SpeechEmulator:
 
     ``key`` defaults to a random key; ``port=0`` picks a free port. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
-    :class:`FaultPlan` of errors to inject (see ``emulator.faults``).
+    :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``download_limits``
+    bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits).
     """
 
     def __init__(
@@ -163,6 +165,7 @@ class SpeechEmulator:
         spool_dir: str | Path | None = None,
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
+        download_limits: DownloadLimits | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -174,6 +177,8 @@ class SpeechEmulator:
             self.state.timing = timing
         if spool_dir is not None:
             self.state.spool_dir = Path(spool_dir)
+        if download_limits is not None:
+            self.state.download_limits = download_limits
         self.faults = faults if faults is not None else FaultPlan()
         """The faults this emulator injects; add and clear rules at any time."""
         self.state.middlewares.append(self.faults.middleware)
