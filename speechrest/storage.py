@@ -25,13 +25,14 @@ public too: :func:`upload_files`, :func:`submit_files`, :func:`collect_results` 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import anyio
@@ -69,13 +70,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "speechrest.storage needs azure-storage-blob: pip install 'speechrest[storage]'"
     ) from exc
 
-if False:  # typing only, without importing the client at runtime twice
+if TYPE_CHECKING:
     from ._client import SpeechClient
 
 __all__ = [
     "AUDIO_SUFFIXES",
     "DEFAULT_SAS_LIFETIME",
+    "DESTINATION_NEEDS",
     "MAX_FILES_PER_JOB",
+    "SOURCE_NEEDS",
     "BatchOptions",
     "FileOutcome",
     "FileResults",
@@ -107,16 +110,20 @@ hold up the event loop, and memory stays at a block per upload in flight."""
 _BLOCKS_IN_FLIGHT = 4
 """Blocks of one large file sent at once."""
 _HASH_METADATA = "speechrestsha256"
-_PERMISSION_USES = {
+SOURCE_NEEDS = {
     "r": "the Speech service reads the audio (r)",
     "l": "speechrest lists the container to find files already uploaded (l)",
     "w": "speechrest uploads the audio (w)",
     "d": "speechrest deletes the audio afterwards, as asked (d)",
 }
-_DESTINATION_USES = {
+"""Why each SAS permission of the container audio is uploaded to is needed."""
+DESTINATION_NEEDS = {
     "w": "the Speech service writes the results (w)",
     "r": "speechrest reads the results back (r)",
 }
+"""Why each SAS permission of a destination container is needed."""
+_LETTERS = {"r": "read (r)", "a": "add (a)", "c": "create (c)", "w": "write (w)"}
+_LETTERS |= {"d": "delete (d)", "l": "list (l)"}
 
 Progress = Callable[["StorageProgress"], object]
 
@@ -237,7 +244,7 @@ def _duration(delta: timedelta) -> str:
 
 
 def _check_scope(fields: Mapping[str, str], what: str) -> None:
-    if fields.get("sr", "c") == "c" and "sr" in fields:
+    if fields.get("sr") == "c":
         return
     if "srt" in fields and {"c", "o"} <= set(fields["srt"]) and "b" in fields.get("ss", ""):
         return
@@ -275,6 +282,7 @@ def check_sas(
     lifetime: timedelta = DEFAULT_SAS_LIFETIME,
     what: str = "the container URL",
     stored_policy: bool = True,
+    needs: Mapping[str, str] | None = None,
 ) -> None:
     """Check, without any request, that the container SAS of ``url`` is fit for a batch job:
     a container SAS (``sr=c``, or an account SAS for containers and objects), with every
@@ -283,7 +291,9 @@ def check_sas(
 
     A SAS of a stored access policy (``si=``) keeps its permissions and expiry on the
     container, out of sight: it passes unchecked, or is refused with
-    ``stored_policy=False`` (``destinationContainerUrl`` does not accept one).
+    ``stored_policy=False`` (``destinationContainerUrl`` does not accept one). ``needs``
+    says why each permission letter is needed, for the message (such as
+    :data:`SOURCE_NEEDS`).
     """
     parts = urlsplit(url)
     fields = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -302,7 +312,7 @@ def check_sas(
         return
     _check_scope(fields, where)
     granted = fields.get("sp", "")
-    uses = {**_PERMISSION_USES, **_DESTINATION_USES} if "w" in permissions else _PERMISSION_USES
+    uses = {**_LETTERS, **(needs or {})}
     missing = [p for p in permissions if p not in granted]
     if missing:
         reasons = "; ".join(uses.get(p, p) for p in missing)
@@ -393,10 +403,24 @@ class _Container:
 
 @contextlib.asynccontextmanager
 async def _open_container(
-    container: str | ContainerClient, what: str, permissions: str, lifetime: timedelta
+    container: str | ContainerClient,
+    what: str,
+    needs: Mapping[str, str],
+    permissions: str,
+    lifetime: timedelta,
 ) -> AsyncIterator[_Container]:
+    """The container to use; its SAS checked (``needs`` names why each letter is needed:
+    a destination's SAS may not be a stored access policy)."""
+    check_url = functools.partial(
+        check_sas,
+        permissions=permissions,
+        lifetime=lifetime,
+        what=what,
+        needs=needs,
+        stored_policy=needs is not DESTINATION_NEEDS,
+    )
     if isinstance(container, str):
-        check_sas(container, permissions=permissions, lifetime=lifetime, what=what)
+        check_url(container)
         client = ContainerClient.from_container_url(
             container, max_single_put_size=_BLOCK, max_block_size=_BLOCK
         )
@@ -417,7 +441,7 @@ async def _open_container(
             "with a SAS"
         )
     if key is None:
-        check_sas(container.url, permissions=permissions, lifetime=lifetime, what=what)
+        check_url(container.url)
     yield _Container(container, query if key is None else None, key)
 
 
@@ -603,7 +627,8 @@ async def upload_files(
     paths = _local_files(files)
     report = _Reporter(on_progress, len(paths))
     needs = "rlwd" if delete_permission else "rlw"
-    async with _open_container(container, "the container URL", needs, sas_lifetime) as box:
+    opening = _open_container(container, "the container URL", SOURCE_NEEDS, needs, sas_lifetime)
+    async with opening as box:
         done = await _upload(box, paths, prefix, concurrency, report)
         expiry = datetime.now(UTC) + sas_lifetime
         return [
@@ -819,27 +844,23 @@ async def transcribe_files(
     report = _Reporter(on_progress, len(paths))
     async with contextlib.AsyncExitStack() as stack:
         source = await stack.enter_async_context(
-            _open_container(container, "the container URL", needs, sas_lifetime)
+            _open_container(container, "the container URL", SOURCE_NEEDS, needs, sas_lifetime)
         )
         destination = None
         if destination_container is not None:
             destination = await stack.enter_async_context(
                 _open_container(
-                    destination_container, "the destination container URL", "rw", sas_lifetime
+                    destination_container,
+                    "the destination container URL",
+                    DESTINATION_NEEDS,
+                    "rw",
+                    sas_lifetime,
                 )
             )
-            if destination.sas is not None:
-                check_sas(
-                    destination.writable(datetime.now(UTC)),
-                    permissions="rw",
-                    lifetime=sas_lifetime,
-                    what="the destination container URL",
-                    stored_policy=False,
-                )
         done = await _upload(source, paths, prefix, concurrency, report)
         expiry = datetime.now(UTC) + sas_lifetime
         if isinstance(container, str):  # the upload took time: is the SAS still long enough?
-            check_sas(container, permissions=needs, lifetime=sas_lifetime)
+            check_sas(container, permissions=needs, lifetime=sas_lifetime, needs=SOURCE_NEEDS)
         uploaded = [
             UploadedFile(path=p, blob_name=n, url=source.signed(n, expiry), size=s, uploaded=u)
             for p, n, s, u in done

@@ -17,6 +17,7 @@ from tests.azurite import ACCOUNT, KEY, Azurite
 
 storage = pytest.importorskip("azure.storage.blob")
 from speechrest.storage import (  # noqa: E402
+    SOURCE_NEEDS,
     FileResults,
     StorageProgress,
     check_sas,
@@ -234,14 +235,14 @@ async def test_a_container_source_larger_than_one_listing_page_is_fully_transcri
         ("sv=2025-11-05&se=2099-01-01T00:00:00Z&sp=rlw&sr=c", r"no SAS token"),
         ("sv=2025-11-05&se=2000-01-01T00:00:00Z&sp=rlw&sr=c&sig=x", r"has expired"),
         ("sv=2025-11-05&se=2099-01-01T00:00:00Z&sp=rlw&sr=c&spr=https&sig=x", r"https-only"),
-        ("sv=2025-11-05&se=2099-01-01T00:00:00Z&sp=rw&sr=c&sig=x", r"without l"),
+        ("sv=2025-11-05&se=2099-01-01T00:00:00Z&sp=rw&sr=c&sig=x", r"without l: speechrest lists"),
         ("sv=2025-11-05&se=2099-01-01&st=2098-01-01&sp=rlw&sr=c&sig=x", r"not valid before"),
     ],
 )
 def test_check_sas_says_what_to_change(query: str, match: str) -> None:
     url = f"http://127.0.0.1:1/acct/box?{query}"
     with pytest.raises(InvalidInputError, match=match) as caught:
-        check_sas(url, permissions="rlw")
+        check_sas(url, permissions="rlw", needs=SOURCE_NEEDS)
     assert "sig=x" not in str(caught.value)
 
 
