@@ -353,3 +353,14 @@ def test_batch_against_a_served_emulator(capsys, served_env, audio_urls, tmp_pat
     out, err = capsys.readouterr()
     assert out == f"{job}\tFailed\n"
     assert "HTTP 404" in err
+
+
+def test_batch_local_labels_results_with_local_file_names(capsys, comments, tmp_path) -> None:
+    one, two = _wav(tmp_path, "one.wav", "One."), _wav(tmp_path, "two.wav", "Two.")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....not audio")
+    assert main(["batch", "submit", "--local", "--wait", str(one), str(two), str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert f"==> {one} <==\nOne.\n" in out and f"==> {two} <==\nTwo.\n" in out
+    assert "http" not in out
+    assert f"speechrest: {bad}: " in err

@@ -29,6 +29,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 PUBLIC_MODULES = [
     "speechrest",
     "speechrest.errors",
+    "speechrest.storage",
     "speechrest.testing",
     "speechrest.types",
     "speechrest.webhooks",

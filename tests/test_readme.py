@@ -45,6 +45,7 @@ import pytest
 from aiohttp import web
 
 from speechrest import SpeechClient
+from tests.azurite import Azurite, azurite  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -215,6 +216,7 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 
 PROGRAM_OUTPUT = {
     "files": [],
+    "storage": [f"calls/call{i}.wav {SAID}" for i in range(3)],
     "use": [SAID],
     "fast": [SAID, "-->", "channel 0:", "channel 1:"],
     "many": [f"calls/call{i}.wav {SAID}" for i in range(3)],
@@ -227,11 +229,16 @@ PROGRAM_OUTPUT = {
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAM_OUTPUT))
-def test_python_program(name: str, workdir: Path, speech_env, files_url: str) -> None:
+def test_python_program(
+    name: str, workdir: Path, speech_env, files_url: str, request: pytest.FixtureRequest
+) -> None:
     snippet = by_name("python")[name]
     script = workdir / f"readme_{name.replace('-', '_')}.py"
     script.write_text(snippet.code)
     args = [f"{files_url}/call.wav"] if name == "batch" else []
+    if name == "storage":  # a container with a SAS, in Azurite
+        storage: Azurite = request.getfixturevalue("azurite")
+        args = [storage.sas_url(anyio.run(storage.create), "rlw")]
     done = run([sys.executable, str(script), *args], workdir, speech_env)
     assert done.returncode == 0, done.stderr
     for expected in PROGRAM_OUTPUT[name]:
@@ -379,13 +386,21 @@ SHELL_CHECKS = {
         and "deleted " in done.stdout
     ),
     "cli-local": lambda done, folder: "tomorrow morning." in done.stdout and "-->" in done.stdout,
+    "cli-storage": lambda done, folder: (
+        (folder / "transcripts" / "hello.txt").read_text() == SAID + "\n"
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(SHELL_CHECKS))
-def test_shell_script(name: str, workdir: Path, speech_env) -> None:
+def test_shell_script(name: str, workdir: Path, speech_env, request: pytest.FixtureRequest) -> None:
     snippet = by_name("shell")[name]
-    done = run(["bash", "-e", "-o", "pipefail", "-c", snippet.code], workdir, speech_env)
+    env = dict(speech_env)
+    if name == "cli-storage":  # after the README's commands that start Azurite
+        storage: Azurite = request.getfixturevalue("azurite")
+        env["AZURE_STORAGE_CONNECTION_STRING"] = storage.connection_string
+    shutil.rmtree(workdir / "transcripts", ignore_errors=True)
+    done = run(["bash", "-e", "-o", "pipefail", "-c", snippet.code], workdir, env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert SHELL_CHECKS[name](done, workdir), done.stdout + done.stderr
 

@@ -17,11 +17,12 @@ from ._recognizer import (
     Recognizer,
     ScriptedRecognizer,
 )
-from ._state import EmulatorState, RequestRecord, Timing
+from ._state import DownloadLimits, EmulatorState, RequestRecord, Timing
 
 __all__ = [
     "AudioInfo",
     "DeterministicRecognizer",
+    "DownloadLimits",
     "EmulatorState",
     "Fault",
     "FaultPlan",

@@ -248,7 +248,13 @@ async def _process(state: EmulatorState, entity: Entity) -> dict[str, str] | Non
     source = entity.get("_source")
     if source is None:
         try:
-            source = await fetch_to_file(entity["contentUrl"], state, code="InvalidDataset")
+            source = await fetch_to_file(
+                entity["contentUrl"],
+                state,
+                limit=state.download_limits.dataset_bytes,
+                code="InvalidDataset",
+                what="dataset",
+            )
         except Exception as exc:
             return {"code": "DataImportFailed", "message": f"The contentUrl cannot be read: {exc}"}
         entity["_source"] = source

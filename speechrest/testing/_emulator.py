@@ -30,6 +30,7 @@ from ._faults import FaultPlan
 from ._recognizer import Recognizer
 from ._state import (
     STATE_KEY,
+    DownloadLimits,
     EmulatorState,
     Handler,
     RequestRecord,
@@ -163,7 +164,8 @@ class SpeechEmulator:
     to listen on: on all of them (``0.0.0.0`` or ``::``), :attr:`endpoint` and the links the
     emulator hands out name the loopback address. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
-    :class:`FaultPlan` of errors to inject (see ``emulator.faults``).
+    :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``download_limits``
+    bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits).
     """
 
     def __init__(
@@ -177,6 +179,7 @@ class SpeechEmulator:
         spool_dir: str | Path | None = None,
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
+        download_limits: DownloadLimits | None = None,
     ) -> None:
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise ValueError("key must be a non-empty string (or None for a random key)")
@@ -190,6 +193,8 @@ class SpeechEmulator:
             self.state.timing = timing
         if spool_dir is not None:
             self.state.spool_dir = Path(spool_dir)
+        if download_limits is not None:
+            self.state.download_limits = download_limits
         self.faults = faults if faults is not None else FaultPlan()
         """The faults this emulator injects; add and clear rules at any time."""
         self.state.middlewares.append(self.faults.middleware)

@@ -57,7 +57,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
                     "Provide an audio file or definition.audioUrl.",
                     "InvalidAudioFormat",
                 )
-            spool = await fetch_to_file(str(url), state)
+            spool = await fetch_to_file(str(url), state, limit=state.max_upload_bytes)
             name = str(url).split("?", 1)[0]
         audio = _probe(spool, name)
         return json_response(await result_body(state, audio, definition))

@@ -28,6 +28,7 @@ from ._stores import Stores
 __all__ = [
     "API_VERSION",
     "STATE_KEY",
+    "DownloadLimits",
     "EmulatorState",
     "Handler",
     "Listener",
@@ -80,6 +81,32 @@ class Timing:
     """Seconds per hour of ``timeToLiveHours`` (lower it to see entities expire)."""
 
 
+@attrs.frozen(kw_only=True)
+class DownloadLimits:
+    """What the emulator reads from remote URLs (``audioUrl``, batch ``contentUrls`` and
+    containers, dataset ``contentUrl``), as the service documents it. A download stops as
+    soon as it passes its limit; redirects are followed only on the original host (scheme,
+    host and port), at most :attr:`max_redirects` of them. Lower the limits to test cheaply.
+
+    A fast transcription ``audioUrl`` has the upload limit, ``EmulatorState.max_upload_bytes``.
+    """
+
+    batch_file_bytes: int = 1_000_000_000
+    """Largest audio file of a batch job (1 GB, the Speech quotas page; the Swagger's
+    older figure for container blobs is 2.5 GB)."""
+    dataset_bytes: int = 2_000_000_000
+    """Largest dataset file imported from a URL (2 GB, the quotas page's acoustic limit)."""
+    container_blobs: int = 10_000
+    """Most blobs a ``contentContainerUrl`` may hold (the Swagger and the quotas page)."""
+    container_page_size: int = 5000
+    """``maxresults`` of each container listing request (Blob Storage's own page size is
+    5000); every page is read, following ``NextMarker``."""
+    listing_page_bytes: int = 16 * 1024 * 1024
+    """Largest container listing page (XML) read."""
+    max_redirects: int = 5
+    """Redirects followed per download, all on the original host."""
+
+
 @attrs.define(kw_only=True)
 class EmulatorState:
     """Everything the emulator holds. Operation groups keep their entities in ``stores``."""
@@ -92,6 +119,8 @@ class EmulatorState:
     api_version: str = API_VERSION
     timing: Timing = attrs.field(factory=Timing)
     max_upload_bytes: int = MAX_UPLOAD_BYTES
+    download_limits: DownloadLimits = attrs.field(factory=DownloadLimits)
+    """Limits on what is read from remote URLs."""
     spool_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()))
     base_url: str = ""
     """``http://127.0.0.1:<port>`` once serving."""
