@@ -8,6 +8,7 @@ import sys
 
 import anyio
 import click
+from yarl import URL
 
 from .. import DEFAULT_API_VERSION
 from ._app import EXIT_OK, run_async
@@ -27,7 +28,7 @@ __all__ = ["emulator"]
 @click.option(
     "--key",
     metavar="KEY",
-    callback=lambda ctx, param, value: _key(value),
+    callback=lambda ctx, param, value: _nonempty_key(value),
     help="The key clients must send (default: a random one).",
 )
 @click.option(
@@ -69,10 +70,11 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
             click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
             click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
             click.echo(f"SPEECH_KEY={emu.key}")
-            if host in _ALL_INTERFACES:
+            loopback = URL(emu.endpoint).host
+            if loopback != host.strip("[]"):  # listening on every interface
                 click.echo(
-                    f"Listening on every interface: from another machine, use this machine's "
-                    f"address instead of {emu.endpoint.split('//')[1].rsplit(':', 1)[0]}.",
+                    f"Listening on every interface ({host}): from another machine, use this "
+                    f"machine's address instead of {loopback}.",
                     err=True,
                 )
             click.echo("Press Ctrl+C to stop.", err=True)
@@ -88,9 +90,6 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
     return EXIT_OK
 
 
-_ALL_INTERFACES = ("0.0.0.0", "::", "")  # noqa: S104
-
-
 def _log_to_stderr() -> None:
     """The emulator's log (a request its client cut short, ...) as lines on stderr."""
     handler = logging.StreamHandler()
@@ -100,7 +99,7 @@ def _log_to_stderr() -> None:
     log.setLevel(logging.INFO)
 
 
-def _key(value: str | None) -> str | None:
+def _nonempty_key(value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise click.BadParameter("the key must not be empty (omit --key for a random one)")
     return value
