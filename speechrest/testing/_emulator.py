@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Self
 
+import anyio
+import anyio.to_thread
 from aiohttp import web
 
 from .._checks import on_asyncio
@@ -274,10 +276,14 @@ class SpeechEmulator:
         self.state.base_url = f"http://{host}:{port}"
 
     async def stop(self) -> None:
-        """Stop serving; background work (jobs, training) is cancelled."""
+        """Stop serving; background work (jobs, training) is cancelled, and a recognizer
+        with a ``close()`` method is closed (recognitions still running end at once)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            close = getattr(self.state.recognizer, "close", None)
+            if callable(close):
+                await anyio.to_thread.run_sync(close)
 
     async def __aenter__(self) -> Self:
         await self.start()

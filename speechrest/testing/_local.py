@@ -60,7 +60,8 @@ class PocketSphinxRecognizer:
     run in parallel on every core, and a decoder is never shared. A worker starts when it
     is first needed (loading the model takes a fraction of a second) and is kept for the
     next audio; :meth:`close` stops them (they start again if the recognizer is used
-    again), as does garbage collection or the end of the program.
+    again), as do the emulator when it stops, garbage collection, and the end of the
+    program.
     """
 
     def __init__(self, *, fallback: Recognizer | None = None, workers: int | None = None) -> None:

@@ -65,7 +65,8 @@ class Recognizer(Protocol):
 
     The emulator calls ``recognize`` in worker threads, several at once (as many as the
     machine has cores), so that slow recognition never stalls the other requests: it
-    must be safe to call from several threads at a time.
+    must be safe to call from several threads at a time. A recognizer that also has a
+    ``close()`` method is closed when the emulator stops.
     """
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:

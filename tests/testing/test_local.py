@@ -296,3 +296,31 @@ async def test_served_emulator_survives_batch_jobs_and_transcriptions_at_once(
         process.terminate()
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+
+
+@needs_pocketsphinx
+async def test_stopping_the_emulator_ends_the_decodes_still_running(
+    sample_wav: Path, tmp_path: Path
+) -> None:
+    """A decode of a long file would otherwise keep the program alive after the emulator
+    stopped (``speechrest emulator`` took 45 s to exit on Ctrl+C during three of them)."""
+    with wave.open(str(sample_wav)) as w:
+        params, frames = w.getparams(), w.readframes(w.getnframes())
+    with wave.open(str(tmp_path / "long.wav"), "wb") as w:
+        w.setparams(params)
+        w.writeframes(frames * 20)  # a minute of speech: many seconds to decode
+    recognizer = PocketSphinxRecognizer(workers=1)
+    emulator = SpeechEmulator(recognizer=recognizer)
+    await emulator.start()
+    async with (
+        SpeechClient(emulator.endpoint, key=emulator.key, max_retries=0) as client,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(client.transcribe, tmp_path / "long.wav")
+        while not recognizer._pool._busy:
+            await anyio.sleep(0.01)
+        [decoding] = recognizer._pool._busy
+        tg.cancel_scope.cancel()
+    await emulator.stop()
+    assert decoding._process.poll() is not None  # ended, not left decoding
+    assert not recognizer._pool._busy and not recognizer._pool._idle
