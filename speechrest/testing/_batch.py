@@ -32,10 +32,19 @@ from urllib.parse import quote
 from aiohttp import web
 from yarl import URL
 
-from ._audio import AudioFormatError, probe_audio
+from ._audio import AudioFormatError, open_audio
 from ._batch_check import check_submission
 from ._batch_format import BadChannels, result_document
-from ._entities import TERMINAL, ApiError, handler, id_of, read_json, resolve_ref
+from ._entities import (
+    SUBMIT_LOCALES,
+    TERMINAL,
+    TRANSCRIBE_LOCALES,
+    ApiError,
+    handler,
+    id_of,
+    read_json,
+    resolve_ref,
+)
 from ._entity_routes import Group, add_file, add_link
 from ._filter import FILTERABLE
 from ._spool import fetch_bytes, fetch_to_file, put_blob
@@ -44,11 +53,6 @@ from ._stores import Entity
 
 __all__ = ["SUBMIT_LOCALES", "TRANSCRIBE_LOCALES", "TRANSCRIPTIONS", "register"]
 
-TRANSCRIBE_LOCALES = ["de-DE", "en-GB", "en-IN", "en-US", "es-ES", "es-MX", "fr-FR", "it-IT"]
-TRANSCRIBE_LOCALES += ["ja-JP", "ko-KR", "pt-BR", "zh-CN"]
-SUBMIT_LOCALES = sorted({*TRANSCRIBE_LOCALES, "ar-AE", "da-DK", "el-GR", "fi-FI", "hi-IN"} | {
-    "nb-NO", "nl-NL", "pl-PL", "pt-PT", "ru-RU", "sv-SE", "tr-TR", "en-AU", "fr-CA",
-})  # fmt: skip
 _DEFAULT_PROPERTIES = {
     "wordLevelTimestampsEnabled": False,
     "displayFormWordLevelTimestampsEnabled": False,
@@ -166,9 +170,7 @@ def _job_error(failures: list[_InputFailed], inputs: int) -> dict[str, str]:
         if failures
         else _InputFailed("InvalidRecordingsUri", "There is no audio to transcribe.")
     )
-    code = (
-        "InvalidRecordingsUri" if failure.kind == "InvalidRecordingsUri" else "InvalidAudioFormat"
-    )
+    code = failure.kind  # a DetailedErrorCode of the Swagger, as each report's errorKind
     message = failure.message
     if inputs > 1:
         message = f"None of the {inputs} inputs could be transcribed: {message}"
@@ -248,14 +250,28 @@ async def _transcribe(state: EmulatorState, job: Entity, source: str, url: str) 
     except ApiError as exc:
         raise _InputFailed("InvalidRecordingsUri", exc.message) from None
     try:
-        audio = probe_audio(path, url.split("?", 1)[0])
-        return await asyncio.to_thread(result_document, state, job, audio, source)
+        async with open_audio(
+            path,
+            url.split("?", 1)[0],
+            spool_dir=state.spool_dir,
+            max_duration_ms=_longest(state, job),
+        ) as audio:
+            return await asyncio.to_thread(result_document, state, job, audio, source)
     except AudioFormatError as exc:
         raise _InputFailed(exc.code, exc.message) from None
     except BadChannels as exc:
-        raise _InputFailed("InvalidChannelSpecification", str(exc)) from None
+        raise _InputFailed(exc.code, str(exc)) from None
     finally:
         path.unlink(missing_ok=True)
+
+
+def _longest(state: EmulatorState, job: Entity) -> int | None:
+    """The longest audio the job may transcribe: 240 minutes with diarization (Learn,
+    batch-transcription-create), else no documented limit."""
+    diarization = job["properties"].get("diarization") or {}
+    if diarization.get("enabled"):
+        return state.limits.batch_diarization_duration_ms
+    return state.limits.batch_duration_ms
 
 
 async def _store_files(

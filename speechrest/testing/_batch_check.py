@@ -113,9 +113,17 @@ def _check_language_identification(
         return
     if not isinstance(lid, dict):
         raise bad("languageIdentification must be an object.")
-    mode = lid.get("mode") or "Continuous"
-    if mode not in _LID_MODES:
+    # The Swagger marks the enum "modelAsString"; every Microsoft example writes "Single" or
+    # "Continuous", and how the service treats other cases is not documented. ASP.NET's enum
+    # converters read names case-insensitively, so "single" is taken, and echoed as "Single".
+    mode = next(
+        (m for m in _LID_MODES if str(lid.get("mode") or "Continuous").lower() == m.lower()),
+        None,
+    )
+    if mode is None:
         raise bad(f"languageIdentification.mode must be one of {', '.join(_LID_MODES)}.")
+    if "mode" in lid:
+        lid["mode"] = mode
     candidates = lid.get("candidateLocales")
     if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
         raise bad("languageIdentification.candidateLocales is required.")

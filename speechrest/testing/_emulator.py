@@ -33,6 +33,7 @@ from ._state import (
     EmulatorState,
     Handler,
     RequestRecord,
+    ServiceLimits,
     Timing,
     error_response,
     get_state,
@@ -151,7 +152,8 @@ class SpeechEmulator:
     ``key`` defaults to a random key; ``port=0`` picks a free port. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
     :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``download_limits``
-    bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits).
+    bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits);
+    ``limits`` are the service's limits on audio and data (:class:`ServiceLimits`).
     """
 
     def __init__(
@@ -166,6 +168,7 @@ class SpeechEmulator:
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
         download_limits: DownloadLimits | None = None,
+        limits: ServiceLimits | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -179,6 +182,8 @@ class SpeechEmulator:
             self.state.spool_dir = Path(spool_dir)
         if download_limits is not None:
             self.state.download_limits = download_limits
+        if limits is not None:
+            self.state.limits = limits
         self.faults = faults if faults is not None else FaultPlan()
         """The faults this emulator injects; add and clear rules at any time."""
         self.state.middlewares.append(self.faults.middleware)

@@ -30,6 +30,7 @@ __all__ = [
     "Handler",
     "Listener",
     "RequestRecord",
+    "ServiceLimits",
     "Timing",
     "error_response",
     "get_state",
@@ -41,8 +42,6 @@ __all__ = [
 log = logging.getLogger("speechrest.emulator")
 
 API_VERSION = "2025-10-15"
-MAX_UPLOAD_BYTES = 250 * 1000 * 1000
-"""The service's limit for one fast transcription upload (250 MB)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Listener = Callable[[str, str], Awaitable[None]]
@@ -83,7 +82,7 @@ class DownloadLimits:
     soon as it passes its limit; redirects are followed only on the original host (scheme,
     host and port), at most :attr:`max_redirects` of them. Lower the limits to test cheaply.
 
-    A fast transcription ``audioUrl`` has the upload limit, ``EmulatorState.max_upload_bytes``.
+    A fast transcription ``audioUrl`` has the upload limit, :attr:`ServiceLimits.fast_bytes`.
     """
 
     batch_file_bytes: int = 1_000_000_000
@@ -102,6 +101,39 @@ class DownloadLimits:
     """Redirects followed per download, all on the original host."""
 
 
+_MINUTE = 60_000
+
+
+@attrs.frozen(kw_only=True)
+class ServiceLimits:
+    """The service's documented limits on audio and data, which the emulator enforces as the
+    service does (lower them to test cheaply). Durations are in milliseconds; ``None`` means
+    no limit. Sources: Learn's "Speech service quotas and limits" page, the fast transcription
+    and batch pages, and the custom speech data pages; where they disagree with the Swagger,
+    the attribute says so. Remote reads have their own :class:`DownloadLimits`."""
+
+    fast_bytes: int = 300_000_000
+    """Largest fast transcription audio, uploaded or by ``audioUrl``: "less than 300 MB"
+    (Learn, quotas page and fast transcription page). The Swagger 2025-10-15 and the
+    ``azure-ai-transcription`` docstrings say 250 MB; Learn's is the newer figure."""
+    fast_duration_ms: int | None = 120 * _MINUTE
+    """Longest fast transcription audio: "less than 2 hours" (Learn; the Swagger agrees)."""
+    batch_duration_ms: int | None = None
+    """Longest batch transcription audio: no general limit is documented (a batch file is
+    limited by size, :attr:`DownloadLimits.batch_file_bytes`)."""
+    batch_diarization_duration_ms: int | None = 240 * _MINUTE
+    """Longest batch audio with diarization: "When this property is selected, source audio
+    length can't exceed 240 minutes per file" (Learn, batch-transcription-create)."""
+    batch_content_urls: int = 1000
+    """Most ``contentUrls`` of one batch job ("Up to 1000 urls are allowed")."""
+    dataset_audio_duration_ms: int | None = 120 * _MINUTE
+    """Longest audio file of an audio dataset: two hours for testing (Learn, "Training and
+    testing datasets"; training data is limited to 40 s an utterance, which the emulator
+    does not tell apart)."""
+    dataset_archive_files: int = 10_000
+    """Most files in a dataset's .zip archive ("2 GB or 10,000 files")."""
+
+
 @attrs.define(kw_only=True)
 class EmulatorState:
     """Everything the emulator holds. Operation groups keep their entities in ``stores``."""
@@ -113,7 +145,8 @@ class EmulatorState:
     recognizer: Recognizer = attrs.field(factory=DeterministicRecognizer)
     api_version: str = API_VERSION
     timing: Timing = attrs.field(factory=Timing)
-    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    limits: ServiceLimits = attrs.field(factory=ServiceLimits)
+    """The service's limits on audio and data."""
     download_limits: DownloadLimits = attrs.field(factory=DownloadLimits)
     """Limits on what is read from remote URLs."""
     spool_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()))
