@@ -40,6 +40,7 @@ from ._entities import (
     TERMINAL,
     TRANSCRIBE_LOCALES,
     ApiError,
+    bad,
     handler,
     id_of,
     read_json,
@@ -107,9 +108,22 @@ async def _submit(request: web.Request) -> web.StreamResponse:
         "status": "NotStarted",
         "_contentUrls": body.get("contentUrls"),
         "_container": body.get("contentContainerUrl"),
-        "_dataset": None if dataset is None else str(dataset.get("contentUrl") or ""),
+        "_dataset": None if dataset is None else id_of(_audio_dataset(dataset)),
     }
     return await TRANSCRIPTIONS.create(state, job, _work)
+
+
+def _audio_dataset(dataset: Entity) -> Entity:
+    """A dataset a job can transcribe: processed audio (``AudioFiles`` or ``Acoustic``)."""
+    if dataset["kind"] not in ("AudioFiles", "Acoustic"):
+        raise bad(
+            f"A {dataset['kind']} dataset holds no audio to transcribe: give an AudioFiles "
+            "or Acoustic dataset.",
+            "InvalidDataset",
+        )
+    if dataset.get("status") != "Succeeded":
+        raise bad("The dataset is not processed yet, or it failed.", "InvalidDataset")
+    return dataset
 
 
 # -- the job's work --------------------------------------------------------------------------
@@ -182,8 +196,15 @@ async def _inputs(state: EmulatorState, job: Entity) -> list[tuple[str, str, str
     if job["_contentUrls"] is not None:
         return [(u, u, f"contenturl_{i}.json") for i, u in enumerate(job["_contentUrls"])]
     if job["_dataset"] is not None:
-        url = job["_dataset"]
-        return [(url, url, "dataset_0.json")] if url else []
+        dataset = state.stores.datasets.get(job["_dataset"])
+        if dataset is None:
+            raise _InputFailed("InvalidRecordingsUri", "The dataset has been deleted.")
+        return [
+            (url, url, f"{f['name']}.json")
+            for f in dataset.get("_files", [])
+            if f["kind"] == "Audio"
+            for url in [state.stores.blobs.sas_url(state.base_url, f["blob"])]
+        ]
     return await _container_inputs(state, job["_container"])
 
 
