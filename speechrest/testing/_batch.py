@@ -307,7 +307,7 @@ async def _store_files(
             add_file(state, TRANSCRIPTIONS.name, job, name, kind, data)
             continue
         plain, signed = _blob_urls(URL(destination, encoded=True), f"{id_of(job)}/{name}")
-        problem = await put_blob(signed, data, "application/json")
+        problem = await put_blob(signed, data, "application/json", state.outbound_ssl)
         if problem is not None:
             return {
                 "code": "InvalidDestinationContainer",

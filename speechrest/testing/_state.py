@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import json
 import logging
+import ssl
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,6 +26,9 @@ from ._stores import Stores
 
 __all__ = [
     "API_VERSION",
+    "REQUEST_VERSION",
+    "RETIRED_VERSIONS",
+    "SERVED_VERSIONS",
     "STATE_KEY",
     "DownloadLimits",
     "EmulatorState",
@@ -42,6 +47,15 @@ __all__ = [
 log = logging.getLogger("speechrest.emulator")
 
 API_VERSION = "2025-10-15"
+SERVED_VERSIONS = ("2025-10-15", "2024-11-15")
+"""The generally available versions the service serves, with the same shapes for what the
+emulator does (Learn, migrate-2025-10-15: "2025-10-15 is the latest version that's generally
+available"; Microsoft's batch samples and the batch pages still use 2024-11-15)."""
+RETIRED_VERSIONS = ("v3.0", "v3.1", "v3.2", "v3.2-preview.1", "v3.2-preview.2")
+"""Path versions retired "on March 31, 2026" (Learn, the migration guides)."""
+REQUEST_VERSION: contextvars.ContextVar[str] = contextvars.ContextVar("api_version")
+"""The ``api-version`` of the request being answered (and of the work it started): the
+links the emulator hands out carry it, as the service's do."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Listener = Callable[[str, str], Awaitable[None]]
@@ -149,6 +163,10 @@ class EmulatorState:
     """The service's limits on audio and data."""
     download_limits: DownloadLimits = attrs.field(factory=DownloadLimits)
     """Limits on what is read from remote URLs."""
+    outbound_ssl: ssl.SSLContext | bool = True
+    """How the emulator's own requests (downloads, results written to a destination, web
+    hooks) verify TLS: with the system's authorities (True), or a context that also trusts
+    the emulator's own authority (``https=True``)."""
     spool_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()))
     base_url: str = ""
     """``http://127.0.0.1:<port>`` once serving."""
@@ -172,7 +190,7 @@ class EmulatorState:
     def url(self, path: str, **query: Any) -> str:
         """Absolute URL of an API path, with ``api-version``."""
         q = {k: str(v) for k, v in query.items() if v is not None}
-        q["api-version"] = self.api_version
+        q["api-version"] = REQUEST_VERSION.get(self.api_version)
         return str(URL(self.base_url + "/speechtotext" + path).with_query(q))
 
     async def emit(self, event_kind: str, entity_url: str) -> None:
@@ -273,7 +291,7 @@ def paginate(
                     **request.query,
                     "skip": str(skip + top),
                     "top": str(top),
-                    "api-version": state.api_version,
+                    "api-version": REQUEST_VERSION.get(state.api_version),
                 }
             )
         )
