@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from speechrest import PollPolicy, SpeechClient, errors
-from speechrest.testing import ScriptedRecognizer, SpeechEmulator, Timing, make_wav
+from speechrest.testing import ScriptedRecognizer, ServiceLimits, SpeechEmulator, Timing, make_wav
 from speechrest.types import DatasetKind, TextNormalizationKind
 from tests.audio_server import audio_server  # noqa: F401 - fixture
 
@@ -383,3 +383,20 @@ async def test_api_versions(emulator: SpeechEmulator) -> None:
             base + "/transcriptions", params={"api-version": "2024-05-15-preview"}
         ) as r:
             assert r.status == 400
+
+
+async def test_batch_refuses_unknown_models_and_too_many_urls(
+    emulator: SpeechEmulator,
+    audio_server,  # noqa: F811
+) -> None:
+    url = audio_server.add("m/a.wav", make_wav())
+    emulator.state.limits = ServiceLimits(batch_content_urls=2)
+    async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
+        with pytest.raises(errors.BadRequestError) as info:
+            await client.transcriptions.submit(
+                content_urls=[url], locale="en-US", model="00000000-0000-0000-0000-000000000001"
+            )
+        assert info.value.inner_code == "InvalidModel"
+        with pytest.raises(errors.BadRequestError) as info:
+            await client.transcriptions.submit(content_urls=[url] * 3, locale="en-US")
+        assert info.value.inner_code == "ExceededNumberOfRecordingsUris"
