@@ -116,7 +116,8 @@ def _locales(state: EmulatorState, d: dict[str, Any], enhanced: bool) -> list[st
         raise _bad(f"Invalid locales: {locales!r}.", "InvalidLocale")
     # LLM speech: "Some configuration options, such as locales and phraseLists, are either
     # not required or not applicable" (the Swagger example sends "locales": ["en"]).
-    unknown = [x for x in locales if x not in TRANSCRIBE_LOCALES]
+    known = {x.lower() for x in TRANSCRIBE_LOCALES}  # (BCP 47 tags are case-insensitive)
+    unknown = [x for x in locales if x.lower() not in known]
     if unknown and not enhanced:
         raise _bad(
             f"Unsupported locale(s) {', '.join(map(repr, unknown))}: see "
