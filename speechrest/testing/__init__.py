@@ -17,7 +17,7 @@ from ._recognizer import (
     Recognizer,
     ScriptedRecognizer,
 )
-from ._state import DownloadLimits, EmulatorState, RequestRecord, Timing
+from ._state import DownloadLimits, EmulatorState, RequestRecord, ServiceLimits, Timing
 
 __all__ = [
     "AudioInfo",
@@ -35,6 +35,7 @@ __all__ = [
     "Recording",
     "RequestRecord",
     "ScriptedRecognizer",
+    "ServiceLimits",
     "SpeechEmulator",
     "Timing",
     "best_local_recognizer",

@@ -31,10 +31,20 @@ from urllib.parse import quote
 from aiohttp import web
 from yarl import URL
 
-from ._audio import AudioFormatError, probe_audio
+from ._audio import AudioFormatError, open_audio
 from ._batch_check import check_submission
 from ._batch_format import BadChannels, result_document
-from ._entities import TERMINAL, ApiError, handler, id_of, read_json, resolve_ref
+from ._entities import (
+    SUBMIT_LOCALES,
+    TERMINAL,
+    TRANSCRIBE_LOCALES,
+    ApiError,
+    bad,
+    handler,
+    id_of,
+    read_json,
+    resolve_ref,
+)
 from ._entity_routes import Group, add_file, add_link
 from ._filter import FILTERABLE
 from ._spool import fetch_bytes, fetch_to_file, put_blob
@@ -43,11 +53,6 @@ from ._stores import Entity
 
 __all__ = ["SUBMIT_LOCALES", "TRANSCRIBE_LOCALES", "TRANSCRIPTIONS", "register"]
 
-TRANSCRIBE_LOCALES = ["de-DE", "en-GB", "en-IN", "en-US", "es-ES", "es-MX", "fr-FR", "it-IT"]
-TRANSCRIBE_LOCALES += ["ja-JP", "ko-KR", "pt-BR", "zh-CN"]
-SUBMIT_LOCALES = sorted({*TRANSCRIBE_LOCALES, "ar-AE", "da-DK", "el-GR", "fi-FI", "hi-IN"} | {
-    "nb-NO", "nl-NL", "pl-PL", "pt-PT", "ru-RU", "sv-SE", "tr-TR", "en-AU", "fr-CA",
-})  # fmt: skip
 _DEFAULT_PROPERTIES = {
     "wordLevelTimestampsEnabled": False,
     "displayFormWordLevelTimestampsEnabled": False,
@@ -102,9 +107,22 @@ async def _submit(request: web.Request) -> web.StreamResponse:
         "status": "NotStarted",
         "_contentUrls": body.get("contentUrls"),
         "_container": body.get("contentContainerUrl"),
-        "_dataset": None if dataset is None else str(dataset.get("contentUrl") or ""),
+        "_dataset": None if dataset is None else id_of(_audio_dataset(dataset)),
     }
     return await TRANSCRIPTIONS.create(state, job, _work)
+
+
+def _audio_dataset(dataset: Entity) -> Entity:
+    """A dataset a job can transcribe: processed audio (``AudioFiles`` or ``Acoustic``)."""
+    if dataset["kind"] not in ("AudioFiles", "Acoustic"):
+        raise bad(
+            f"A {dataset['kind']} dataset holds no audio to transcribe: give an AudioFiles "
+            "or Acoustic dataset.",
+            "InvalidDataset",
+        )
+    if dataset.get("status") != "Succeeded":
+        raise bad("The dataset is not processed yet, or it failed.", "InvalidDataset")
+    return dataset
 
 
 # -- the job's work --------------------------------------------------------------------------
@@ -165,9 +183,7 @@ def _job_error(failures: list[_InputFailed], inputs: int) -> dict[str, str]:
         if failures
         else _InputFailed("InvalidRecordingsUri", "There is no audio to transcribe.")
     )
-    code = (
-        "InvalidRecordingsUri" if failure.kind == "InvalidRecordingsUri" else "InvalidAudioFormat"
-    )
+    code = failure.kind  # a DetailedErrorCode of the Swagger, as each report's errorKind
     message = failure.message
     if inputs > 1:
         message = f"None of the {inputs} inputs could be transcribed: {message}"
@@ -179,8 +195,15 @@ async def _inputs(state: EmulatorState, job: Entity) -> list[tuple[str, str, str
     if job["_contentUrls"] is not None:
         return [(u, u, f"contenturl_{i}.json") for i, u in enumerate(job["_contentUrls"])]
     if job["_dataset"] is not None:
-        url = job["_dataset"]
-        return [(url, url, "dataset_0.json")] if url else []
+        dataset = state.stores.datasets.get(job["_dataset"])
+        if dataset is None:
+            raise _InputFailed("InvalidRecordingsUri", "The dataset has been deleted.")
+        return [
+            (url, url, f"{f['name']}.json")
+            for f in dataset.get("_files", [])
+            if f["kind"] == "Audio"
+            for url in [state.stores.blobs.sas_url(state.base_url, f["blob"])]
+        ]
     return await _container_inputs(state, job["_container"])
 
 
@@ -247,14 +270,28 @@ async def _transcribe(state: EmulatorState, job: Entity, source: str, url: str) 
     except ApiError as exc:
         raise _InputFailed("InvalidRecordingsUri", exc.message) from None
     try:
-        audio = probe_audio(path, url.split("?", 1)[0])
-        return await result_document(state, job, audio, source)
+        async with open_audio(
+            path,
+            url.split("?", 1)[0],
+            spool_dir=state.spool_dir,
+            max_duration_ms=_longest(state, job),
+        ) as audio:
+            return await result_document(state, job, audio, source)
     except AudioFormatError as exc:
         raise _InputFailed(exc.code, exc.message) from None
     except BadChannels as exc:
-        raise _InputFailed("InvalidChannelSpecification", str(exc)) from None
+        raise _InputFailed(exc.code, str(exc)) from None
     finally:
         path.unlink(missing_ok=True)
+
+
+def _longest(state: EmulatorState, job: Entity) -> int | None:
+    """The longest audio the job may transcribe: 240 minutes with diarization (Learn,
+    batch-transcription-create), else no documented limit."""
+    diarization = job["properties"].get("diarization") or {}
+    if diarization.get("enabled"):
+        return state.limits.batch_diarization_duration_ms
+    return state.limits.batch_duration_ms
 
 
 async def _store_files(
@@ -269,7 +306,7 @@ async def _store_files(
             add_file(state, TRANSCRIPTIONS.name, job, name, kind, data)
             continue
         plain, signed = _blob_urls(URL(destination, encoded=True), f"{id_of(job)}/{name}")
-        problem = await put_blob(signed, data, "application/json")
+        problem = await put_blob(signed, data, "application/json", state.outbound_ssl)
         if problem is not None:
             return {
                 "code": "InvalidDestinationContainer",

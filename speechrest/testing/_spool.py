@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from ssl import SSLContext
 from typing import BinaryIO
 
 import aiohttp
@@ -56,11 +57,14 @@ def _url(url: str | URL) -> URL:
 
 
 @contextlib.asynccontextmanager
-async def _get(url: str | URL, max_redirects: int) -> AsyncIterator[aiohttp.ClientResponse]:
+async def _get(
+    url: str | URL, max_redirects: int, ssl: SSLContext | bool
+) -> AsyncIterator[aiohttp.ClientResponse]:
     """GET ``url``, following redirects on its own host only; the final response."""
     current = _url(url)
     origin = current.origin()
-    async with aiohttp.ClientSession(timeout=_TIMEOUT) as session:
+    connector = aiohttp.TCPConnector(ssl=ssl)
+    async with aiohttp.ClientSession(timeout=_TIMEOUT, connector=connector) as session:
         for _ in range(max_redirects + 1):
             resp = await session.get(current, allow_redirects=False)
             if resp.status not in _REDIRECTS:
@@ -84,7 +88,7 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     """The body of ``url`` in chunks; raises _Refused past ``limit`` bytes or on an error
     status."""
-    async with _get(url, state.download_limits.max_redirects) as resp:
+    async with _get(url, state.download_limits.max_redirects, state.outbound_ssl) as resp:
         if resp.status != 200:
             raise _Refused(f"The {what} URL answered HTTP {resp.status}.")
         if (resp.content_length or 0) > limit:
@@ -145,13 +149,16 @@ async def fetch_bytes(
     return bytes(data)
 
 
-async def put_blob(url: str | URL, data: bytes, content_type: str) -> str | None:
+async def put_blob(
+    url: str | URL, data: bytes, content_type: str, ssl: SSLContext | bool = True
+) -> str | None:
     """Write a block blob at ``url`` (a blob URL with a SAS) as the service writes results
     to a destination container; None when written, else why not."""
     headers = {"x-ms-blob-type": "BlockBlob", "Content-Type": content_type}
+    connector = aiohttp.TCPConnector(ssl=ssl)
     try:
         async with (
-            aiohttp.ClientSession(timeout=_TIMEOUT) as session,
+            aiohttp.ClientSession(timeout=_TIMEOUT, connector=connector) as session,
             session.put(_url(url), data=data, headers=headers, allow_redirects=False) as resp,
         ):
             if resp.status in (200, 201):

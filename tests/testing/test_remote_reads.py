@@ -11,7 +11,7 @@ from aiohttp import web
 
 from speechrest import SpeechClient
 from speechrest.errors import BadRequestError, OperationFailedError
-from speechrest.testing import DownloadLimits, SpeechEmulator, Timing, make_wav
+from speechrest.testing import DownloadLimits, ServiceLimits, SpeechEmulator, Timing, make_wav
 from speechrest.types import DatasetKind
 
 pytestmark = pytest.mark.anyio
@@ -102,7 +102,7 @@ async def speech() -> AsyncIterator[SpeechClient]:
     async with SpeechEmulator(
         timing=Timing(queue_delay=0.01, run_time=0.01), download_limits=limits
     ) as emu:
-        emu.state.max_upload_bytes = LIMIT
+        emu.state.limits = ServiceLimits(fast_bytes=LIMIT)
         async with SpeechClient(emu.endpoint, key=emu.key) as client:
             yield client
 
