@@ -1,22 +1,24 @@
-"""Every code block of the README runs, as a user would run it.
+"""Every code block of the README and of the documentation pages (``docs/**/*.md``) runs, as
+a user would run it.
 
 Each fenced block is preceded by a ``<!-- readme-test: MODE [NAME] -->`` comment that says
 how it is exercised:
 
 - ``python``: a complete program, saved to a file and run with ``python`` in a folder holding
-  the files the README names (``call.wav``, ``stereo.wav``, ``calls/*.wav``, ``calls.zip``),
+  the files the pages name (``call.wav``, ``stereo.wav``, ``calls/*.wav``, ``calls.zip``),
   with ``SPEECH_ENDPOINT`` and ``SPEECH_KEY`` pointing at a ``speechrest emulator`` (as the
-  README tells a user without an Azure resource to do);
+  docs tell a user without an Azure resource to do);
 - ``pytest``: a test module, saved and run with ``python -m pytest``;
 - ``server``: a web app, imported from a file, served on loopback and sent a request;
 - ``shell``: a bash script run in that folder (``.venv/bin`` is this interpreter's);
 - ``console``: a command and what it prints, compared line by line;
 - ``install`` and ``ci``: install commands, checked against ``pyproject.toml`` and run by
-  ``.ci/run``;
+  ``.ci/run`` (the ``ci`` block is the README's test command);
 - ``text``: not code (a diagram).
 
-``test_every_block_is_exercised`` fails on a block without a marker. The programs are also
-type-checked with ``mypy --strict`` (``tests/test_typing.py``).
+``test_every_block_is_exercised`` fails on a block without a marker; snippet names are unique
+across all pages. The programs are also type-checked with ``mypy --strict``
+(``tests/test_typing.py``), and the site itself is built with ``mkdocs build --strict``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from tests.azurite import Azurite, azurite  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 SAMPLE = ROOT / "speechrest" / "samples" / "hello.wav"
 SAID = "Please call me back tomorrow morning."
 MODES = {"python", "pytest", "server", "shell", "console", "install", "ci", "text"}
@@ -61,10 +64,20 @@ class Snippet:
     name: str
     language: str
     code: str
+    page: str
     line: int
 
     def __str__(self) -> str:
         return f"{self.mode}:{self.name}"
+
+
+def pages() -> list[Path]:
+    """The README and every documentation page, the README first."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
+def page_name(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
 
 
 def readme_blocks(text: str) -> list[tuple[int, str, str, list[str]]]:
@@ -90,21 +103,27 @@ def readme_blocks(text: str) -> list[tuple[int, str, str, list[str]]]:
 
 def snippets(mode: str | None = None) -> list[Snippet]:
     found = []
-    for line, language, code, markers in readme_blocks(README.read_text(encoding="utf-8")):
-        for marker in markers:
-            kind, _, name = marker.partition(" ")
-            found.append(Snippet(kind, name or f"line{line}", language, code, line))
+    for page in pages():
+        for line, language, code, markers in readme_blocks(page.read_text(encoding="utf-8")):
+            for marker in markers:
+                kind, _, name = marker.partition(" ")
+                name = name or f"line{line}"
+                found.append(Snippet(kind, name, language, code, page_name(page), line))
     return [s for s in found if mode is None or s.mode == mode]
 
 
 def test_every_block_is_exercised() -> None:
-    blocks = readme_blocks(README.read_text(encoding="utf-8"))
-    unmarked = [line for line, _, _, markers in blocks if len(markers) != 1]
-    assert unmarked == [], "README blocks (by line) without exactly one readme-test marker"
+    unmarked = [
+        f"{page_name(page)}:{line}"
+        for page in pages()
+        for line, _, _, markers in readme_blocks(page.read_text(encoding="utf-8"))
+        if len(markers) != 1
+    ]
+    assert unmarked == [], "blocks (page:line) without exactly one readme-test marker"
     all_snippets = snippets()
     assert {s.mode for s in all_snippets} <= MODES
     named = [str(s) for s in all_snippets if s.mode not in ("text", "install", "ci")]
-    assert len(named) == len(set(named)), "two README snippets share a name"
+    assert len(named) == len(set(named)), "two snippets share a name"
     for snippet in all_snippets:
         if snippet.mode in ("python", "pytest", "server"):
             assert snippet.language == "python", snippet
@@ -126,6 +145,7 @@ def test_install_commands_name_real_extras() -> None:
 
 def test_the_ci_script_runs_the_readme_test_command() -> None:
     [ci] = snippets("ci")
+    assert ci.page == "README.md"
     awk = "/<!-- test-command -->/{getline; while ($0 ~ /^```/) getline; print; exit}"
     assert awk in (ROOT / ".ci" / "run").read_text()
     command = subprocess.run(
@@ -218,10 +238,14 @@ PROGRAM_OUTPUT = {
     "files": [],
     "storage": [f"calls/call{i}.wav {SAID}" for i in range(3)],
     "use": [SAID],
+    "taste": [SAID, "-->"],
     "fast": [SAID, "-->", "channel 0:", "channel 1:"],
     "many": [f"calls/call{i}.wav {SAID}" for i in range(3)],
     "batch": [SAID, "failed inputs: []", " True None"],
     "custom-speech": [f"Succeeded {SAID}"],
+    "projects": ["support calls holds calls Succeeded"],
+    "evaluations": ["word error rates: 0.0 0.0", "EvaluationDetails "],
+    "model-copy": ["Succeeded http://127.0.0.1:"],
     "errors": [f"call.wav {SAID}", "missing.wav not sent: audio file not found", "refused: "],
     "retries": [SAID],
     "faults": [SAID, "submit failed: APIConnectionError", "'http_503': 2"],
@@ -430,3 +454,28 @@ def test_readme_snippet_check_sees_the_readme() -> None:
     assert modes.count("python") == len(PROGRAM_OUTPUT)
     assert modes.count("shell") == len(SHELL_CHECKS)
     assert "transcribe_many" in by_name("python")["many"].code
+
+
+# -- the site --------------------------------------------------------------------------------
+
+
+def test_the_docs_site_builds_strictly(tmp_path: Path) -> None:
+    """``mkdocs build --strict`` (as CI runs it): no broken link, anchor or reference, no page
+    left out of the navigation, the API reference generated, nothing fetched at run time."""
+    pytest.importorskip("mkdocs", reason="the docs extra installs MkDocs")
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
+    done = run(command, ROOT, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING" not in done.stderr, done.stderr
+    reference = (site / "reference" / "client" / "index.html").read_text()
+    for anchor in ("speechrest.SpeechClient.transcribe", "speechrest.SpeechClient.with_options"):
+        assert f'id="{anchor}"' in reference, anchor
+    assert ":class:" not in reference and ":meth:" not in reference  # roles shown as code
+    for page in site.rglob("*.html"):
+        html = page.read_text()
+        assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html, page
+    for page in sorted(DOCS.rglob("*.md")):  # every page is built, none left out
+        built = site / page.relative_to(DOCS).with_suffix("")
+        assert (built / "index.html").exists() or page.name == "index.md", page
