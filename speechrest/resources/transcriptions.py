@@ -334,7 +334,9 @@ class Transcriptions(EntityResource):
                 "download", [f"the file {file.name!r} has no links.contentUrl"]
             )
         operation = f"download of {file.name or 'a file'}"
-        response = await self._api.request("GET", url, operation=operation, authenticated=False)
+        response = await self._api.request(
+            "GET", url, operation=operation, authenticated=False, download=True
+        )
         return structure(response.data, cls, operation, response.request_id)
 
     # -- waiting ---------------------------------------------------------------------------
@@ -393,7 +395,7 @@ class Transcriptions(EntityResource):
                 async for done in outcomes:
                     ...
         """
-        check.positive(concurrency, "concurrency")
+        check.concurrency(concurrency)
         jobs = check.items(transcriptions, "transcriptions", "[job1, job2] (use wait() for one)")
         ids = builtins.list(dict.fromkeys(entity_id(t, WHAT) for t in jobs))
 
