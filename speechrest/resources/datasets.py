@@ -126,7 +126,7 @@ class Datasets(EntityResource):
             display_name, locale, kind, None, description, project, custom_properties
         )
         blocks = file_blocks(path, block_size)
-        check.positive(concurrency, "concurrency")
+        check.concurrency(concurrency)
         dataset = await self._create(body, Dataset, "Datasets_Create")
         try:
             await self._upload_blocks(dataset.id, blocks, concurrency, on_progress)
