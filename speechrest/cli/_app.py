@@ -15,6 +15,7 @@ import click
 
 from .. import SpeechClient, __version__
 from ..errors import InvalidInputError, SpeechRestError
+from ._output import escaping, plain
 
 if TYPE_CHECKING:
     from ..testing import SpeechEmulator
@@ -128,8 +129,8 @@ async def open_target(conn: Connection) -> AsyncIterator[Target]:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as one line of text."""
-    text = " ".join(str(exc).split())
+    """An exception as one line of text, safe to print (see :func:`._output.plain`)."""
+    text = plain(" ".join(str(exc).split()))
     return text or type(exc).__name__
 
 
@@ -158,10 +159,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         status = cli.main(args=args, prog_name="speechrest", standalone_mode=False)
     except click.UsageError as exc:
-        exc.show()
+        exc.show(file=escaping(sys.stderr))  # it may quote a file name or an argument
         return EXIT_USAGE
     except click.ClickException as exc:
-        exc.show()
+        exc.show(file=escaping(sys.stderr))
         return exc.exit_code
     except click.exceptions.Exit as exc:  # --help, --version
         return int(exc.exit_code)
