@@ -60,7 +60,7 @@ def test_a_transcript_is_printed_safely_and_written_exactly(
     assert main(["transcribe", *_args(served), str(audio)]) == 0
     out, err = capsys.readouterr()
     _assert_safe(out + err)
-    assert "\\x1b]0;owned" in out and "\\x1b[2J" in out and "\\x0d$ sudo" in out
+    assert "\\x1b]0;owned" in out and "\\x1b[2J" in out and "\\u202eevil" in out
 
     for fmt in ("json", "srt", "vtt"):
         assert main(["transcribe", *_args(served), "--format", fmt, str(audio)]) == 0
@@ -73,7 +73,7 @@ def test_a_transcript_is_printed_safely_and_written_exactly(
     assert main(["transcribe", *_args(served), "--out", str(out_dir), str(audio)]) == 0
     _assert_safe("".join(capsys.readouterr()))
     written = (out_dir / "call.txt").read_bytes().decode("utf-8")
-    assert f"{ESC}]0;owned" in written and "\x9b31m" in written and "\r" in written
+    assert f"{ESC}]0;owned" in written and "\x9b31m" in written and "\u202e" in written
 
 
 def _json_line(emulator: SpeechEmulator, audio: Path, capsys) -> str:

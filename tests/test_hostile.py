@@ -5,6 +5,7 @@ soon, and memory stays bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import tracemalloc
@@ -500,10 +501,8 @@ async def test_json_nested_just_within_the_parser_limit_is_still_only_our_error(
     deep = "[" * 700 + "]" * 700
     hostile.handler = respond(json.dumps(body).replace('"DEEP"', deep).encode())
     async with hostile.client(max_retries=0) as client:
-        try:
+        with contextlib.suppress(errors.SpeechRestError):
             await client.transcriptions.list().to_list()
-        except errors.SpeechRestError:
-            pass
 
 
 async def test_closing_the_client_during_an_upload_ends_it_with_a_state_error(

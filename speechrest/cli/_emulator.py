@@ -32,11 +32,27 @@ __all__ = ["emulator"]
     help="What the emulator hears: real words with PocketSphinx (speechrest[local]), or "
     "the transcript embedded in the WAV (else made-up words). auto: PocketSphinx if installed.",
 )
-def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
+@click.option(
+    "--https",
+    is_flag=True,
+    help="Serve HTTPS with a certificate authority made for this run (speechrest[emulator]); "
+    "its certificate's path is printed as SPEECH_CA_CERT=... for clients to trust.",
+)
+@click.option(
+    "--token",
+    "tokens",
+    metavar="TOKEN",
+    multiple=True,
+    help="A bearer token clients may sign in with (Authorization: Bearer TOKEN), as with "
+    "Microsoft Entra ID; repeatable. Azure SDKs send tokens over HTTPS only: add --https.",
+)
+def emulator(
+    host: str, port: int, key: str | None, recognizer: str, https: bool, tokens: tuple[str, ...]
+) -> int:
     """Serve the Speech to text API emulator until interrupted (Ctrl+C).
 
-    It prints the endpoint and key as SPEECH_ENDPOINT=... and SPEECH_KEY=... lines, ready
-    for the environment of the program under test.
+    It prints the endpoint and key as SPEECH_ENDPOINT=... and SPEECH_KEY=... lines (with
+    --https also SPEECH_CA_CERT=...), ready for the environment of the program under test.
     """
     from ..testing import (
         DeterministicRecognizer,
@@ -52,15 +68,27 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
     }[recognizer]
     try:
         hears = chosen()
+        if https:
+            _needs_trustme()
     except ImportError as exc:
         raise click.UsageError(str(exc)) from None
 
     async def serve() -> None:
-        async with SpeechEmulator(host=host, port=port, key=key, recognizer=hears) as emu:
+        async with SpeechEmulator(
+            host=host, port=port, key=key, recognizer=hears, https=https, tokens=tokens
+        ) as emu:
             name = type(hears).__name__
             click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
             click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
             click.echo(f"SPEECH_KEY={emu.key}")
+            if emu.ca_cert is not None:
+                click.echo(f"SPEECH_CA_CERT={emu.ca_cert}")
+                click.echo(
+                    "Trust that certificate in clients (e.g. SSL_CERT_FILE or "
+                    "REQUESTS_CA_BUNDLE, connection_verify= in Azure SDKs); it is deleted "
+                    "when the emulator stops.",
+                    err=True,
+                )
             click.echo("Press Ctrl+C to stop.", err=True)
             await _until_stopped()
 
@@ -72,6 +100,14 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo("speechrest emulator: stopped", err=True)
     return EXIT_OK
+
+
+def _needs_trustme() -> None:
+    """Fail before serving when --https cannot be honoured."""
+    import importlib.util
+
+    if importlib.util.find_spec("trustme") is None:
+        raise ImportError("--https needs trustme: pip install 'speechrest[emulator]'")
 
 
 async def _until_stopped() -> None:

@@ -17,11 +17,12 @@ from ._recognizer import (
     Recognizer,
     ScriptedRecognizer,
 )
-from ._state import EmulatorState, RequestRecord, Timing
+from ._state import DownloadLimits, EmulatorState, RequestRecord, ServiceLimits, Timing
 
 __all__ = [
     "AudioInfo",
     "DeterministicRecognizer",
+    "DownloadLimits",
     "EmulatorState",
     "Fault",
     "FaultPlan",
@@ -34,6 +35,7 @@ __all__ = [
     "Recording",
     "RequestRecord",
     "ScriptedRecognizer",
+    "ServiceLimits",
     "SpeechEmulator",
     "Timing",
     "best_local_recognizer",

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from speechrest import SpeechClient, errors
-from speechrest.testing import SpeechEmulator, make_wav
+from speechrest.testing import ServiceLimits, SpeechEmulator, make_wav
 
 pytestmark = pytest.mark.anyio
 
@@ -96,12 +96,12 @@ async def test_definition_is_validated(emulator: SpeechEmulator) -> None:
 
 async def test_upload_limit(sample_wav) -> None:
     async with SpeechEmulator() as emu, SpeechClient(emu.endpoint, key=emu.key) as c:
-        emu.state.max_upload_bytes = 50_000
+        emu.state.limits = ServiceLimits(fast_bytes=50_000)
         with pytest.raises((errors.PayloadTooLargeError, errors.APIConnectionError)) as info:
             await c.transcribe(sample_wav)
         if isinstance(info.value, errors.PayloadTooLargeError):
             assert info.value.inner_code == "AudioLengthLimitExceeded"
-        emu.state.max_upload_bytes = 250_000_000
+        emu.state.limits = ServiceLimits()
         assert (await c.transcribe(sample_wav)).duration_ms > 0
 
 
@@ -114,7 +114,9 @@ async def test_wav_duration_and_channels_are_real(client: SpeechClient) -> None:
 
 async def test_profanity_modes(client: SpeechClient) -> None:
     wav = make_wav(comment="Oh damn it.")
-    assert (await client.transcribe(wav)).text == "Oh damn it."
+    # "The default value is Masked" (Learn, fast transcription).
+    assert (await client.transcribe(wav)).text == "Oh **** it."
+    assert (await client.transcribe(wav, profanity_filter_mode="None")).text == "Oh damn it."
     assert (await client.transcribe(wav, profanity_filter_mode="Masked")).text == "Oh **** it."
     assert (await client.transcribe(wav, profanity_filter_mode="Removed")).text == "Oh it."
     tagged = (await client.transcribe(wav, profanity_filter_mode="Tags")).text
