@@ -327,7 +327,9 @@ class Transcriptions(EntityResource):
 
     async def download(self, file: File, cls: type[T]) -> T:
         """Download a file's content from its ``links.content_url`` (without the key) and
-        parse it as ``cls``, such as :class:`TranscriptionResultFile`."""
+        parse it as ``cls``, such as :class:`TranscriptionResultFile`. At most
+        ``max_download_bytes`` (a ``SpeechClient`` option, 256 MiB by default) are read:
+        beyond, :class:`~speechrest.errors.ResponseTooLargeError`."""
         url = file.links.content_url if file.links is not None else None
         if not url:
             raise ResponseValidationError(
