@@ -53,6 +53,9 @@ class PollPolicy:
         check.number(self.growth, "growth", low=1.0, high=100.0)
 
     def next_interval(self, previous: float | None, retry_after: float | None) -> float:
+        """Seconds until the next poll: the service's ``Retry-After`` when it sent one,
+        else ``previous`` grown by ``growth`` (``initial_interval`` first), within
+        ``min_interval`` and ``max_interval``."""
         if retry_after is not None:
             interval = retry_after
         elif previous is None:

@@ -199,6 +199,7 @@ class FileOutcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the file was transcribed (then ``result`` is set)."""
         return self.result is not None
 
 
@@ -221,6 +222,7 @@ class FileResults(Mapping[Path, FileOutcome]):
 
     @property
     def failed(self) -> list[FileOutcome]:
+        """The outcomes of the files that were not transcribed."""
         return [o for o in self._outcomes.values() if not o.ok]
 
     def __repr__(self) -> str:

@@ -136,13 +136,41 @@ def test_progress_bar_on_a_terminal(comments, capsys, monkeypatch, tmp_path: Pat
         (["transcribe", "--key", "k", "x.wav"], "no endpoint"),
         (["transcribe", "--local", "--channels", "0,1,2", "x.wav"], "at most 2 channels"),
         (["nope"], "No such command"),
+        (["transcribe", "--local", "--out", "/dev/null/subs", "x.wav"], "cannot create the folder"),
+        (["emulator", "--key", ""], "the key must not be empty"),
+        (["batch", "wait", "--local", "JOB"], "empty emulator for this command alone"),
+        (["batch", "results", "--local", "JOB"], "speechrest batch submit --local --wait"),
+        (["batch", "list", "--local"], "run 'speechrest emulator'"),
+        (["batch", "delete", "--local", "JOB"], "--local would start a new, empty emulator"),
     ],
 )
 def test_bad_usage_exits_2_with_one_clear_line(capsys, args, message) -> None:
     assert main(args) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert message in err
-    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert out == ""
+
+
+def test_any_failure_is_one_line_and_an_exit_status(capsys, monkeypatch, tmp_path) -> None:
+    def broken(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "subs" / "a.srt"))
+
+    monkeypatch.setattr(_transcribe.Sink, "result", broken)
+    audio = _wav(tmp_path, "a.wav", "Hello.")
+    assert main(["transcribe", "--local", "--out", str(tmp_path / "subs"), str(audio)]) == 1
+    assert (
+        capsys.readouterr().err == f"speechrest: {tmp_path / 'subs' / 'a.srt'}: Permission denied\n"
+    )
+
+    monkeypatch.setattr(_transcribe.Sink, "result", lambda *a: 1 / 0)
+    assert main(["transcribe", "--local", str(audio)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("speechrest: unexpected error: ZeroDivisionError: division by zero")
+    assert len(err.splitlines()) == 1
+    monkeypatch.setenv("SPEECHREST_DEBUG", "1")  # then the traceback, for a bug report
+    with pytest.raises(ZeroDivisionError):
+        main(["transcribe", "--local", str(audio)])
 
 
 def test_missing_extra_says_how_to_install(capsys, monkeypatch) -> None:
@@ -208,6 +236,22 @@ def test_credentials_from_the_environment(capsys, monkeypatch, served, sample_wa
     monkeypatch.setenv("SPEECH_ENDPOINT", "http://127.0.0.1:9")
     endpoint = env["SPEECH_ENDPOINT"]
     assert main(["transcribe", "--endpoint", endpoint, str(sample_wav)]) == 0
+
+
+def test_emulator_on_every_interface_prints_an_endpoint_clients_can_use(sample_wav) -> None:
+    with _serve("--host", "0.0.0.0", "--recognizer", "deterministic") as (proc, env):
+        assert env["SPEECH_ENDPOINT"].startswith("http://127.0.0.1:")
+        done = subprocess.run(
+            [sys.executable, "-m", "speechrest", "transcribe", str(sample_wav)],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (0, SAID + "\n"), done.stderr
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "from another machine, use this machine's address" in err
 
 
 def test_emulator_stops_cleanly_on_interrupt() -> None:

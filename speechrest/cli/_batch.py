@@ -23,6 +23,8 @@ from ._app import (
     is_tty,
     one_line,
     open_target,
+    out_folder,
+    remote_connection_options,
     run_async,
     take_connection,
 )
@@ -42,6 +44,7 @@ def _output_options(func: Any) -> Any:
     func = click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
+        callback=out_folder,
         help="Write one file per input (per channel for subtitles) into this folder.",
     )(func)
     return click.option(
@@ -179,7 +182,7 @@ def _plain(url: str) -> str:
 
 @batch.command()
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@connection_options
+@remote_connection_options
 def wait(**kwargs: Any) -> int:
     """Wait until jobs end; print "ID<TAB>STATUS" for each as it ends.
 
@@ -199,7 +202,7 @@ def wait(**kwargs: Any) -> int:
 @batch.command()
 @click.argument("job_id", metavar="ID")
 @_output_options
-@connection_options
+@remote_connection_options
 def results(**kwargs: Any) -> int:
     """Download and print the results of a finished job, one per input.
 
@@ -219,7 +222,7 @@ def results(**kwargs: Any) -> int:
 @click.option("--filter", "filter_", metavar="EXPR", help="e.g. \"status eq 'Running'\".")
 @click.option("--top", type=click.IntRange(1), metavar="N", help="List at most N jobs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document per job.")
-@connection_options
+@remote_connection_options
 def list_(**kwargs: Any) -> int:
     """List batch transcription jobs (a table on a terminal, tab-separated otherwise)."""
     conn = take_connection(kwargs)
@@ -251,7 +254,7 @@ def list_(**kwargs: Any) -> int:
 
 @batch.command()
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@connection_options
+@remote_connection_options
 def delete(**kwargs: Any) -> int:
     """Delete jobs and their results (a job that has not ended cannot be deleted)."""
     conn = take_connection(kwargs)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
 import anyio
 import click
+from yarl import URL
 
 from .. import DEFAULT_API_VERSION
 from ._app import EXIT_OK, run_async
@@ -23,7 +25,12 @@ __all__ = ["emulator"]
     show_default=True,
     help="Port to listen on (0 picks a free one).",
 )
-@click.option("--key", metavar="KEY", help="The key clients must send (default: a random one).")
+@click.option(
+    "--key",
+    metavar="KEY",
+    callback=lambda ctx, param, value: _nonempty_key(value),
+    help="The key clients must send (default: a random one).",
+)
 @click.option(
     "--recognizer",
     type=click.Choice(["auto", "pocketsphinx", "deterministic"]),
@@ -73,6 +80,8 @@ def emulator(
     except ImportError as exc:
         raise click.UsageError(str(exc)) from None
 
+    _log_to_stderr()
+
     async def serve() -> None:
         async with SpeechEmulator(
             host=host, port=port, key=key, recognizer=hears, https=https, tokens=tokens
@@ -89,6 +98,13 @@ def emulator(
                     "when the emulator stops.",
                     err=True,
                 )
+            loopback = URL(emu.endpoint).host
+            if loopback != host.strip("[]"):  # listening on every interface
+                click.echo(
+                    f"Listening on every interface ({host}): from another machine, use this "
+                    f"machine's address instead of {loopback}.",
+                    err=True,
+                )
             click.echo("Press Ctrl+C to stop.", err=True)
             await _until_stopped()
 
@@ -100,6 +116,21 @@ def emulator(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo("speechrest emulator: stopped", err=True)
     return EXIT_OK
+
+
+def _log_to_stderr() -> None:
+    """The emulator's log (a request its client cut short, ...) as lines on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("speechrest emulator: %(message)s"))
+    log = logging.getLogger("speechrest.emulator")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def _nonempty_key(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("the key must not be empty (omit --key for a random one)")
+    return value
 
 
 def _needs_trustme() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import IO, Any, Protocol, TextIO, cast
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import click
@@ -23,10 +23,8 @@ from ..errors import APIStatusError
 __all__ = [
     "FORMATS",
     "Documents",
-    "EscapingStream",
     "Sink",
     "error_json",
-    "escaping",
     "plain",
     "printable",
     "render",
@@ -59,28 +57,6 @@ def plain(text: object) -> str:
 def printable(text: str) -> str:
     """Like :func:`plain`, keeping tabs and line breaks (transcripts, subtitles)."""
     return text.translate(_LINES)
-
-
-def escaping(stream: TextIO) -> IO[Any]:
-    """A stream writing to ``stream`` what :func:`printable` makes of the text (for messages
-    that another library prints, such as click's usage errors)."""
-    return cast("IO[Any]", EscapingStream(stream))
-
-
-class EscapingStream:
-    """The stream :func:`escaping` returns."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        return self._stream.write(printable(text))
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
 
 
 class Subtitled(Protocol):

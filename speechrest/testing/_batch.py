@@ -23,7 +23,6 @@ Results are kept in the emulator's blob store and listed with SAS links; with
 
 from __future__ import annotations
 
-import asyncio
 import json
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -277,7 +276,7 @@ async def _transcribe(state: EmulatorState, job: Entity, source: str, url: str) 
             spool_dir=state.spool_dir,
             max_duration_ms=_longest(state, job),
         ) as audio:
-            return await asyncio.to_thread(result_document, state, job, audio, source)
+            return await result_document(state, job, audio, source)
     except AudioFormatError as exc:
         raise _InputFailed(exc.code, exc.message) from None
     except BadChannels as exc:

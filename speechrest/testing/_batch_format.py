@@ -105,7 +105,7 @@ def _channels(props: dict[str, Any], audio: AudioInfo, diarized: bool) -> list[i
     return wanted
 
 
-def result_document(
+async def result_document(
     state: EmulatorState, entity: dict[str, Any], audio: AudioInfo, source: str
 ) -> dict[str, Any]:
     """The result file of one input transcribed under the job ``entity``."""
@@ -120,7 +120,7 @@ def result_document(
 
     phrases: list[dict[str, Any]] = []
     combined: dict[int, list[dict[str, Any]]] = {c: [] for c in wanted}
-    heard = [p for p in state.recognizer.recognize(audio, locales) if p.channel in wanted]
+    heard = [p for p in await state.recognize(audio, locales) if p.channel in wanted]
     if heard and lid and lid.get("mode") == "Single":
         # Single: one language for the whole file; Continuous: each phrase its own.
         main = collections.Counter(p.locale for p in heard).most_common(1)[0][0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 import os
 import secrets
 import ssl
@@ -15,8 +14,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Self
 
+import anyio
+import anyio.to_thread
 from aiohttp import web
 
+from .._checks import on_asyncio
 from . import (
     _batch,
     _blobs,
@@ -45,12 +47,14 @@ from ._state import (
     error_response,
     get_state,
     json_response,
+    log,
 )
 from ._tls import LocalCA, make_local_ca
 
 __all__ = ["SpeechEmulator", "build_app"]
 
-log = logging.getLogger("speechrest.emulator")
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+"""Addresses that mean "every interface", and the loopback address clients use for each."""
 
 
 @web.middleware
@@ -70,6 +74,13 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         exc.headers["apim-request-id"] = request_id
         raise
+    except ConnectionResetError as exc:  # (aiohttp's client errors included)
+        # The client hung up (it cancelled, or timed out) before it was answered: one
+        # line, not a traceback; nobody reads the answer.
+        log.info(
+            "%s %s: the client hung up before the answer (%s)", request.method, request.path, exc
+        )
+        return web.Response(status=499, reason="Client Closed Request")
     response.headers["apim-request-id"] = request_id
     return response
 
@@ -213,7 +224,9 @@ class SpeechEmulator:
             async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
                 ...
 
-    ``key`` defaults to a random key; ``port=0`` picks a free port. ``recognizer`` decides
+    ``key`` defaults to a random key; ``port=0`` picks a free port. ``host`` is the address
+    to listen on: on all of them (``0.0.0.0`` or ``::``), :attr:`endpoint` and the links the
+    emulator hands out name the loopback address. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
     :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``download_limits``
     bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits);
@@ -243,9 +256,11 @@ class SpeechEmulator:
         https: bool = False,
         ca_dir: str | Path | None = None,
     ) -> None:
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise ValueError("key must be a non-empty string (or None for a random key)")
         self.host = host
         self.port = port
-        self.key = key or "emu-" + secrets.token_hex(16)
+        self.key = key if key is not None else "emu-" + secrets.token_hex(16)
         self.state = EmulatorState(keys={self.key}, tokens=set(tokens))
         if recognizer is not None:
             self.state.recognizer = recognizer
@@ -336,6 +351,8 @@ class SpeechEmulator:
         return f"SpeechEmulator({where})"
 
     async def start(self) -> None:
+        """Start serving (``async with`` does it for you)."""
+        on_asyncio("SpeechEmulator")
         self.app = build_app(self.state)
         self._runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5
@@ -347,7 +364,8 @@ class SpeechEmulator:
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self.port
         self.port = port
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = _WILDCARDS.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
         self.state.base_url = f"{'https' if server_ssl else 'http'}://{host}:{port}"
 
     def _start_tls(self) -> ssl.SSLContext | None:
@@ -365,9 +383,14 @@ class SpeechEmulator:
         return self._ca.server_context
 
     async def stop(self) -> None:
+        """Stop serving; background work (jobs, training) is cancelled, and a recognizer
+        with a ``close()`` method is closed (recognitions still running end at once)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            close = getattr(self.state.recognizer, "close", None)
+            if callable(close):
+                await anyio.to_thread.run_sync(close)
         if self._temp_ca_dir is not None:
             self._temp_ca_dir.cleanup()
             self._temp_ca_dir = None

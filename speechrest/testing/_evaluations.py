@@ -174,7 +174,7 @@ async def _hear(state: EmulatorState, dataset: Entity, locale: str) -> dict[str,
             out.write(content if isinstance(content, bytes) else content.read_bytes())
         try:
             async with open_audio(path, f["name"], spool_dir=state.spool_dir) as audio:
-                phrases = await asyncio.to_thread(state.recognizer.recognize, audio, [locale])
+                phrases = await state.recognize(audio, [locale])
         except AudioFormatError:
             phrases = []
         finally:

@@ -52,7 +52,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
             spool = await fetch_to_file(url, state, limit=state.limits.fast_bytes)
             name = url.split("?", 1)[0]
         async with _audio(spool, name, state) as audio:
-            return json_response(result_body(state, audio, options))
+            return json_response(await result_body(state, audio, options))
     finally:
         if spool is not None:
             with contextlib.suppress(OSError):
@@ -164,10 +164,12 @@ async def _audio(path: Path, name: str, state: EmulatorState) -> AsyncIterator[A
         raise ApiError(status, code, exc.message, exc.code) from None
 
 
-def result_body(state: EmulatorState, audio: AudioInfo, options: FastOptions) -> dict[str, Any]:
+async def result_body(
+    state: EmulatorState, audio: AudioInfo, options: FastOptions
+) -> dict[str, Any]:
     """The ``TranscribeResult`` for ``audio`` under the definition's ``options``."""
     channels = _channels(audio, options)
-    heard = _heard(state, audio, options)
+    heard = await _heard(state, audio, options)
     wanted = channels if channels is not None else [0]
     heard = [p for p in heard if p.channel in wanted]
     # Where each phrase says its channel. The Swagger: "Only present if channel separation
@@ -206,15 +208,17 @@ def _channels(audio: AudioInfo, options: FastOptions) -> list[int] | None:
     return options.channels
 
 
-def _heard(state: EmulatorState, audio: AudioInfo, options: FastOptions) -> list[RecognizedPhrase]:
+async def _heard(
+    state: EmulatorState, audio: AudioInfo, options: FastOptions
+) -> list[RecognizedPhrase]:
     """What the recognizer hears, each phrase labelled with its locale: the one locale given;
     else the file's one main locale ("designed to identify one main language locale per
     audio file", Learn) among several candidates; else (no locales: the multilingual model,
     which switches languages) each phrase's own. A translation is asked of the recognizer
     in the target locale: the emulator does not translate by itself."""
     if options.translate_to is not None:
-        return state.recognizer.recognize(audio, [options.translate_to])
-    heard = state.recognizer.recognize(audio, options.locales)
+        return await state.recognize(audio, [options.translate_to])
+    heard = await state.recognize(audio, options.locales)
     if not heard or not options.locales:
         return heard
     if len(options.locales) == 1:

@@ -7,6 +7,7 @@ filtering and word timings.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ __all__ = [
     "ScriptedRecognizer",
     "filter_profanity",
     "heard_locale",
+    "machine_cores",
     "speaker_of",
     "words_of",
 ]
@@ -64,9 +66,28 @@ class RecognizedPhrase:
 
 
 class Recognizer(Protocol):
-    """Turns audio into phrases. ``locales`` are the candidates the caller gave."""
+    """Turns audio into phrases. ``locales`` are the candidates the caller gave.
 
-    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]: ...
+    The emulator calls ``recognize`` in worker threads, several at once (as many as the
+    machine has cores), so that slow recognition never stalls the other requests: it
+    must be safe to call from several threads at a time. A recognizer that also has a
+    ``close()`` method is closed when the emulator stops.
+    """
+
+    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The phrases heard in ``audio`` (a probed WAV file on disk), on any channel."""
+        ...
+
+
+def machine_cores() -> int:
+    """How many cores this process may run on (at least 1)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counter is not None:
+        return int(counter() or 1)
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def heard_locale(audio: AudioInfo, locales: list[str]) -> str:
@@ -116,6 +137,7 @@ class DeterministicRecognizer:
     """
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The embedded transcript (or pseudo-words) of each of the first two channels."""
         locale = heard_locale(audio, locales)
         phrases: list[RecognizedPhrase] = []
         for channel in range(min(audio.channels, 2)):
@@ -154,6 +176,7 @@ class ScriptedRecognizer:
         self._fallback = DeterministicRecognizer()
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The scripted transcript of ``audio``, spread over its duration."""
         locale = heard_locale(audio, locales)
         if callable(self._script):
             text: str | None = self._script(audio)

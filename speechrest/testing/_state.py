@@ -16,12 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import attrs
 from aiohttp import web
 from yarl import URL
 
+from ._audio import AudioInfo
 from ._filter import FilterError, apply_filter
-from ._recognizer import DeterministicRecognizer, Recognizer
+from ._recognizer import DeterministicRecognizer, RecognizedPhrase, Recognizer, machine_cores
 from ._stores import Stores
 
 __all__ = [
@@ -40,11 +43,13 @@ __all__ = [
     "error_response",
     "get_state",
     "json_response",
+    "log",
     "now_iso",
     "paginate",
 ]
 
 log = logging.getLogger("speechrest.emulator")
+"""The emulator's log: requests cut short by their client (INFO), failing listeners."""
 
 API_VERSION = "2025-10-15"
 SERVED_VERSIONS = ("2025-10-15", "2024-11-15")
@@ -186,6 +191,22 @@ class EmulatorState:
     """Extra aiohttp middlewares run before auth (fault injection plugs in here)."""
     tasks: set[asyncio.Task[None]] = attrs.field(factory=set)
     """Background work started with :meth:`spawn`, cancelled when the emulator stops."""
+    recognitions: anyio.CapacityLimiter = attrs.field(
+        factory=lambda: anyio.CapacityLimiter(machine_cores())
+    )
+    """How many recognitions run at once (worker threads): one per core by default."""
+
+    async def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """What the recognizer hears in ``audio``, in a worker thread (at most
+        ``recognitions`` at once), so that the event loop serves other requests meanwhile.
+        When the emulator stops, a recognition still running is left to finish on its own."""
+        return await anyio.to_thread.run_sync(
+            self.recognizer.recognize,
+            audio,
+            locales,
+            limiter=self.recognitions,
+            abandon_on_cancel=True,
+        )
 
     def url(self, path: str, **query: Any) -> str:
         """Absolute URL of an API path, with ``api-version``."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 
 from speechrest import SpeechClient, errors
@@ -130,3 +132,29 @@ async def test_deterministic_recognizer_is_stable(client: SpeechClient) -> None:
     assert first.text == second.text and first.text
     other = await client.transcribe(make_wav(seconds=3, frequency=500))
     assert other.text != first.text
+
+
+async def test_a_request_its_client_cancels_is_logged_in_one_line(caplog, client, emulator) -> None:
+    """A client that gives up mid-upload is routine: one line in the emulator's log, no
+    traceback (aiohttp would log one as an error)."""
+    audio = make_wav(seconds=300)  # 9.6 MB, sent over 1.5 s or more
+
+    async def slowly() -> Any:
+        for start in range(0, len(audio), 64 * 1024):
+            yield audio[start : start + 64 * 1024]
+            await anyio.sleep(0.01)
+
+    with caplog.at_level("INFO"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.with_options(max_retries=0).transcribe, slowly())
+            while not any(r.path.endswith(":transcribe") for r in emulator.requests):
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()  # mid-upload: the emulator is reading it
+        with anyio.fail_after(10):
+            while not any("hung up" in r.getMessage() for r in caplog.records):
+                await anyio.sleep(0.02)
+    [line] = [r for r in caplog.records if "hung up" in r.getMessage()]
+    assert (line.name, line.levelname) == ("speechrest.emulator", "INFO")
+    assert line.getMessage().startswith("POST /speechtotext/transcriptions:transcribe: ")
+    assert line.exc_info is None
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
