@@ -63,6 +63,11 @@ class SpeechClient:
     Retries: ``max_retries`` per call, backoff from ``backoff_base`` doubling up to
     ``backoff_max`` seconds (with jitter), a ``Retry-After`` longer than ``max_retry_after``
     raised instead of waited out, and at most ``max_retry_time`` seconds of sleep per call.
+
+    Every response is read with a cap, counted after decompression: ``max_response_bytes``
+    (16 MiB) for the service's API responses, ``max_download_bytes`` (256 MiB) for result
+    files read from a ``contentUrl``. A larger body raises
+    :class:`~speechrest.errors.ResponseTooLargeError` and is not read further.
     """
 
     def __init__(
@@ -84,6 +89,8 @@ class SpeechClient:
         ssl: _ssl.SSLContext | None = None,
         allow_insecure_http: bool = False,
         user_agent: str | None = None,
+        max_response_bytes: int = 16 * 1024 * 1024,
+        max_download_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         if not isinstance(endpoint, str) or not endpoint:
             raise InvalidInputError(
@@ -93,7 +100,9 @@ class SpeechClient:
             connect_timeout=check.number(connect_timeout, "connect_timeout", low=1e-3),
             read_timeout=check.number(read_timeout, "read_timeout", low=1e-3),
             max_connections=check.positive(max_connections, "max_connections"),
-            user_agent=user_agent,
+            user_agent=check.optional(check.header_value, user_agent, "user_agent"),
+            max_response_bytes=check.positive(max_response_bytes, "max_response_bytes"),
+            max_download_bytes=check.positive(max_download_bytes, "max_download_bytes"),
         )
         retry = _retry_policy(
             RetryPolicy(),

@@ -21,6 +21,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
+from . import _checks as check
 from . import errors
 from ._retry import RetryPolicy
 from .types import Status
@@ -32,16 +33,24 @@ T = TypeVar("T")
 
 @attrs.frozen(kw_only=True)
 class PollPolicy:
-    """How often to poll."""
+    """How often to poll. Every value is checked when the policy is made (finite, in
+    range): :class:`~speechrest.errors.InvalidInputError` otherwise."""
 
     initial_interval: float = 1.0
-    """Seconds before the second poll when the service sends no Retry-After."""
-    min_interval: float = 0.0
-    """Never poll sooner than this, even if Retry-After says so."""
+    """Seconds before the second poll when the service sends no Retry-After (> 0)."""
+    min_interval: float | None = None
+    """Never poll sooner than this, even if Retry-After says so (a ``Retry-After: 0`` would
+    otherwise poll back to back); None: ``initial_interval``."""
     max_interval: float = 60.0
-    """Never wait longer than this between polls."""
+    """Never wait longer than this between polls (it wins over ``min_interval``)."""
     growth: float = 1.5
-    """Factor by which the interval grows without Retry-After."""
+    """Factor (>= 1) by which the interval grows without Retry-After."""
+
+    def __attrs_post_init__(self) -> None:
+        check.number(self.initial_interval, "initial_interval", low=1e-3)
+        check.optional(check.number, self.min_interval, "min_interval", 0.0)
+        check.number(self.max_interval, "max_interval", low=1e-3)
+        check.number(self.growth, "growth", low=1.0, high=100.0)
 
     def next_interval(self, previous: float | None, retry_after: float | None) -> float:
         """Seconds until the next poll: the service's ``Retry-After`` when it sent one,
@@ -53,7 +62,12 @@ class PollPolicy:
             interval = self.initial_interval
         else:
             interval = previous * self.growth
-        return min(self.max_interval, max(self.min_interval, interval))
+        return self.clamp(interval)
+
+    def clamp(self, interval: float) -> float:
+        """``interval`` within the floor (``min_interval``) and the ceiling."""
+        floor = self.initial_interval if self.min_interval is None else self.min_interval
+        return min(self.max_interval, max(floor, interval))
 
 
 @attrs.frozen(kw_only=True)
@@ -177,8 +191,8 @@ async def poll_many(
             delay = retry.wait_for(exc, due.failures)
             if delay is None:
                 await finish(WaitOutcome(id=due.job_id, error=exc))
-            else:
-                schedule(attrs.evolve(due, failures=due.failures + 1), delay)
+            else:  # within the policy too: a "Retry-After: 0" must not poll back to back
+                schedule(attrs.evolve(due, failures=due.failures + 1), policy.clamp(delay))
             return
         limiter.release_on_behalf_of(token)
         if polled.status in (Status.SUCCEEDED, Status.FAILED):

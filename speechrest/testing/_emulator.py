@@ -85,6 +85,33 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
+_HTTP_CODES = {404: "NotFound", 405: "NotAllowed", 413: "InvalidRequest"}
+
+
+@web.middleware
+async def _service_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors in the service's shape: aiohttp's own (no such route, method not allowed, a
+    body over the size limit) and, should the emulator fail, a 500 rather than a bare
+    traceback page."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "InvalidRequest")
+        return error_response(exc.status, code, exc.reason, headers=_allow(exc))
+    except ConnectionError:
+        raise  # the client went away: nobody to answer
+    except Exception:
+        log.exception("the emulator failed on %s %s", request.method, request.path)
+        return error_response(500, "InternalServerError", "The emulator failed; see its log.")
+
+
+def _allow(exc: web.HTTPException) -> dict[str, str] | None:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow is not None else None
+
+
 @web.middleware
 async def _check_api(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = get_state(request)
@@ -159,7 +186,7 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
     app = web.Application(
-        middlewares=[_record, *state.middlewares, _check_api],
+        middlewares=[_record, _service_errors, *state.middlewares, _check_api],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
