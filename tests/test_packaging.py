@@ -57,4 +57,5 @@ def test_the_sdist_ships_the_license_and_no_local_clutter(dist) -> None:
         names = [name.split("/", 1)[1] for name in sdist.getnames() if "/" in name]
     assert "LICENSE" in names
     assert "README.md" in names
+    assert "mkdocs.yml" in names and "docs/getting-started.md" in names  # tests/ reads them
     assert not [n for n in names if "__pycache__" in n or n.startswith(".venv")]

@@ -238,7 +238,7 @@ PROGRAM_OUTPUT = {
     "files": [],
     "storage": [f"calls/call{i}.wav {SAID}" for i in range(3)],
     "use": [SAID],
-    "taste": [SAID, "-->"],
+    "taste": [SAID, "-->", "Speaker "],
     "fast": [SAID, "-->", "channel 0:", "channel 1:"],
     "many": [f"calls/call{i}.wav {SAID}" for i in range(3)],
     "batch": [SAID, "failed inputs: []", " True None"],
