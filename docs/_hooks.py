@@ -1,7 +1,8 @@
-"""MkDocs hook: the docstrings' Sphinx roles (``:class:`X```) shown as plain code.
+"""MkDocs hook: the docstrings' reStructuredText habits shown as the reader expects.
 
-The docstrings are written for both Python's ``help()`` and this site; on the site a role
-prefix would show as text (":class:X"), so it is dropped, and ``~a.b.C`` shows as ``C``.
+The docstrings are written for both Python's ``help()`` and this site. On the site a role
+prefix would show as text (":class:X"), so it is dropped (``~a.b.C`` shows as ``C``), and the
+``::`` that introduces an example shows as one colon, as Sphinx shows it.
 """
 
 from __future__ import annotations
@@ -18,4 +19,4 @@ def _code(match: re.Match[str]) -> str:
 
 
 def on_page_content(html: str, **_: Any) -> str:
-    return _ROLE.sub(_code, html)
+    return _ROLE.sub(_code, html).replace("::</p>", ":</p>")

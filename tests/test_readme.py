@@ -473,6 +473,7 @@ def test_the_docs_site_builds_strictly(tmp_path: Path) -> None:
     for anchor in ("speechrest.SpeechClient.transcribe", "speechrest.SpeechClient.with_options"):
         assert f'id="{anchor}"' in reference, anchor
     assert ":class:" not in reference and ":meth:" not in reference  # roles shown as code
+    assert "::</p>" not in reference  # an example introduced with one colon
     html = {page: page.read_text() for page in site.rglob("*.html")}
     for page, text in html.items():
         assert "fonts.googleapis.com" not in text and "fonts.gstatic.com" not in text, page
