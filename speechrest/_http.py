@@ -10,6 +10,7 @@ reading and decoding of the body, and the mapping of aiohttp's exceptions to our
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import ipaddress
 import json
 import logging
@@ -18,6 +19,7 @@ import platform
 import ssl as _ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -30,7 +32,7 @@ from ._auth import Auth
 from ._convert import error_fields
 from ._ids import unique_id
 from ._redact import redact_url
-from ._retry import RetryPolicy, parse_retry_after
+from ._retry import RetryBudget, RetryPolicy, is_throttle, parse_retry_after
 from ._version import __version__
 from ._watchdog import SLICE, WatchedBody
 
@@ -81,6 +83,15 @@ class Response:
     def location(self) -> str | None:
         return self.headers.get("location")
 
+    @property
+    def date(self) -> datetime | None:
+        """When the server answered (its ``Date`` header), or None."""
+        try:
+            when = email.utils.parsedate_to_datetime(self.headers.get("date", ""))
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return when if when.tzinfo is not None else None
+
 
 @attrs.define(kw_only=True)
 class Body:
@@ -99,12 +110,22 @@ class Body:
 class Admission(Protocol):
     """Admits the HTTP attempts of one quota family (see :mod:`speechrest._limits`)."""
 
-    async def acquire(self) -> None:
-        """Wait until an attempt may be sent."""
+    budget: RetryBudget
+    """The retries the family may still send."""
 
-    def done(self, status: int | None, retry_after: float | None) -> None:
-        """The attempt admitted last ended: its HTTP status (None: no answer) and the
-        service's ``Retry-After``."""
+    async def acquire(self) -> float:
+        """Wait until an attempt may be sent; return its ticket for :meth:`done`."""
+
+    def done(
+        self,
+        ticket: float,
+        status: int | None,
+        *,
+        throttled: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        """The attempt ended: its HTTP status (None: no answer), whether the service
+        throttled it, and its ``Retry-After``."""
 
 
 class _Failed(Exception):
@@ -273,43 +294,50 @@ class Transport:
         request_id = unique_id()
         replayable = body is None or body.replayable
         slept = 0.0
-        attempt = 0
+        attempt = throttles = 0
         while True:
-            await gate.acquire()  # a slot of the quota family, held for the exchange only
+            ticket = await gate.acquire()  # the quota family's turn, for the exchange only
+            throttled = False
             try:
                 response = await self._attempt(
                     session, method, url, operation, body, headers, request_id, attempt, expect,
                     authenticated=authenticated,
                 )  # fmt: skip
             except _Failed as failed:
-                gate.done(None, None)
+                gate.done(ticket, None)
                 error: errors.SpeechRestError = failed.error
                 reached = failed.reached_service
             except _SourceFailed as failed:
-                gate.done(None, None)
+                gate.done(ticket, None)
                 raise failed.error from None
             except BaseException:
-                gate.done(None, None)
+                gate.done(ticket, None)
                 raise
             else:
-                gate.done(response.status, response.retry_after if response.status >= 400 else None)
                 if response.status < 400:
+                    gate.done(ticket, response.status)
                     return response
                 error, reached = self._status_error(response, operation), True
+                throttled = is_throttle(error)
+                gate.done(
+                    ticket, response.status, throttled=throttled, retry_after=error.retry_after
+                )
             verdict = retry.decide(
                 error,
                 attempt=attempt,
                 slept=slept,
+                throttles=throttles,
                 creates=creates,
                 replayable=replayable,
                 reached_service=reached,
+                budget=gate.budget,
             )
             if not isinstance(verdict, float):
                 raise verdict
-            log.info("%s: %s; retry %d/%d in %.2fs", operation, error, attempt + 1,
-                     retry.max_retries, verdict)  # fmt: skip
-            await anyio.sleep(verdict)
-            slept += verdict
+            log.info("%s: %s; retry %d in %.2fs", operation, error, attempt + 1, verdict)
+            await anyio.sleep(verdict)  # (a throttle's wait is also the family's pause)
+            throttles += throttled
+            slept += 0.0 if throttled else verdict
             attempt += 1
 
     async def _attempt(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import anyio
 import click
+
+if TYPE_CHECKING:
+    from ..testing import Quotas
 
 from .. import DEFAULT_API_VERSION
 from ._app import EXIT_OK, run_async
@@ -32,7 +36,34 @@ __all__ = ["emulator"]
     help="What the emulator hears: real words with PocketSphinx (speechrest[local]), or "
     "the transcript embedded in the WAV (else made-up words). auto: PocketSphinx if installed.",
 )
-def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
+@click.option(
+    "--quotas",
+    "documented_quotas",
+    is_flag=True,
+    help="Throttle as the service does, at its documented limits: 600 fast transcriptions "
+    "per 60 seconds, 100 other requests per 10 seconds (429 with Retry-After beyond them).",
+)
+@click.option(
+    "--fast-quota",
+    metavar="REQUESTS/SECONDS",
+    help="Throttle fast transcription beyond this many requests per this many seconds, "
+    "e.g. 80/1 (with --quotas: instead of its documented limit).",
+)
+@click.option(
+    "--rest-quota",
+    metavar="REQUESTS/SECONDS",
+    help="Throttle the other operations (batch, custom speech) beyond this many requests "
+    "per this many seconds, e.g. 50/10 (with --quotas: instead of its documented limit).",
+)
+def emulator(
+    host: str,
+    port: int,
+    key: str | None,
+    recognizer: str,
+    documented_quotas: bool,
+    fast_quota: str | None,
+    rest_quota: str | None,
+) -> int:
     """Serve the Speech to text API emulator until interrupted (Ctrl+C).
 
     It prints the endpoint and key as SPEECH_ENDPOINT=... and SPEECH_KEY=... lines, ready
@@ -45,6 +76,8 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
         best_local_recognizer,
     )
 
+    quotas = _quotas(documented_quotas, fast_quota, rest_quota)
+
     chosen = {
         "auto": best_local_recognizer,
         "pocketsphinx": PocketSphinxRecognizer,
@@ -56,9 +89,13 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
         raise click.UsageError(str(exc)) from None
 
     async def serve() -> None:
-        async with SpeechEmulator(host=host, port=port, key=key, recognizer=hears) as emu:
+        async with SpeechEmulator(
+            host=host, port=port, key=key, recognizer=hears, quotas=quotas
+        ) as emu:
             name = type(hears).__name__
             click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
+            if quotas is not None:
+                click.echo(f"speechrest emulator: throttling at {quotas}")
             click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
             click.echo(f"SPEECH_KEY={emu.key}")
             click.echo("Press Ctrl+C to stop.", err=True)
@@ -72,6 +109,26 @@ def emulator(host: str, port: int, key: str | None, recognizer: str) -> int:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo("speechrest emulator: stopped", err=True)
     return EXIT_OK
+
+
+def _quotas(documented: bool, fast: str | None, rest: str | None) -> Quotas | None:
+    """The quotas the flags ask for (None: no throttling)."""
+    from ..testing import FAST_QUOTA, REST_QUOTA, Quota, Quotas
+
+    if not (documented or fast or rest):
+        return None
+
+    def parse(text: str | None, flag: str, default: Quota) -> Quota | None:
+        if text is None:
+            return default if documented else None
+        try:
+            return Quota.parse(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=flag) from None
+
+    return Quotas(
+        fast=parse(fast, "--fast-quota", FAST_QUOTA), rest=parse(rest, "--rest-quota", REST_QUOTA)
+    )
 
 
 async def _until_stopped() -> None:

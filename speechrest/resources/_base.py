@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -26,6 +27,11 @@ class Page(Generic[T]):
 
     values: list[T]
     next_link: str | None
+    retry_after: float | None = None
+    """The service's ``Retry-After``: seconds before entities of the page that have not
+    finished are worth looking at again."""
+    date: datetime | None = None
+    """When the service answered (its ``Date``)."""
 
 
 @attrs.frozen
@@ -58,7 +64,7 @@ class Api:
             target,
             operation=operation,
             retry=self.retry,
-            gate=self.limits.gate(operation),
+            gate=self.limits.gate(operation, authenticated),
             params=params,
             json_body=unstructure(json) if json is not None else None,
             body=body,
@@ -182,7 +188,7 @@ class AsyncPager(Generic[T]):
         self._operation = operation
         self._params = params
 
-    async def by_page(self) -> AsyncIterator[Page[T]]:
+    async def by_page(self) -> AsyncGenerator[Page[T], None]:
         """Yield one :class:`Page` at a time."""
         target: str | None = self._target
         params: Mapping[str, Any] | None = self._params
@@ -199,7 +205,12 @@ class AsyncPager(Generic[T]):
                 )
             items, next_link = page
             values = [structure(v, self._cls, self._operation, response.request_id) for v in items]
-            yield Page(values=values, next_link=next_link)
+            yield Page(
+                values=values,
+                next_link=next_link,
+                retry_after=response.retry_after,
+                date=response.date,
+            )
             target = next_link
             params = None  # the next link already carries skip, top, filter and api-version
 

@@ -26,6 +26,7 @@ from . import (
     _webhooks,
 )
 from ._faults import FaultPlan
+from ._quota import Quotas
 from ._recognizer import Recognizer
 from ._state import (
     STATE_KEY,
@@ -109,7 +110,7 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
     app = web.Application(
-        middlewares=[_record, *state.middlewares, _check_api],
+        middlewares=[_record, *state.metering, *state.middlewares, _check_api],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
@@ -149,7 +150,10 @@ class SpeechEmulator:
 
     ``key`` defaults to a random key; ``port=0`` picks a free port. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
-    :class:`FaultPlan` of errors to inject (see ``emulator.faults``).
+    :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``quotas`` makes it
+    throttle as the service does: ``Quotas()`` for the documented limits (600 fast
+    transcriptions per minute, 100 other requests per 10 seconds), or your own (see
+    ``emulator.quotas``); by default nothing is metered.
     """
 
     def __init__(
@@ -163,6 +167,7 @@ class SpeechEmulator:
         spool_dir: str | Path | None = None,
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -177,6 +182,9 @@ class SpeechEmulator:
         self.faults = faults if faults is not None else FaultPlan()
         """The faults this emulator injects; add and clear rules at any time."""
         self.state.middlewares.append(self.faults.middleware)
+        self.quotas = quotas if quotas is not None else Quotas(fast=None, rest=None)
+        """The quotas this emulator enforces; change them at any time."""
+        self.state.metering.append(self.quotas.middleware)
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
 
