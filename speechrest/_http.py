@@ -113,6 +113,9 @@ class Admission(Protocol):
     budget: RetryBudget
     """The retries the family may still send."""
 
+    def admit(self) -> float | None:
+        """A ticket for :meth:`done` if an attempt may be sent now, else None."""
+
     async def acquire(self) -> float:
         """Wait until an attempt may be sent; return its ticket for :meth:`done`."""
 
@@ -296,7 +299,9 @@ class Transport:
         slept = 0.0
         attempt = throttles = 0
         while True:
-            ticket = await gate.acquire()  # the quota family's turn, for the exchange only
+            ticket = gate.admit()  # the quota family's turn, for the exchange only
+            if ticket is None:
+                ticket = await gate.acquire()
             throttled = False
             try:
                 response = await self._attempt(

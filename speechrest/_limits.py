@@ -241,18 +241,24 @@ class Gate:
 
     # -- admission -------------------------------------------------------------------------
 
-    async def acquire(self) -> float:
-        """Wait for this attempt's turn; return its ticket for :meth:`done`."""
+    def admit(self) -> float | None:
+        """This attempt's ticket for :meth:`done` if it may go at once (without a trip
+        through the event loop: the common case); None when it must :meth:`acquire`."""
         now = time.monotonic()
         if (
-            not self._queue
+            now >= self._not_before
             and self.in_flight < self.limit
-            and now >= self._not_before
+            and not self._queue
             and self._resize_at is None
             and self._window is None
         ):
             return self._admit(now)
-        return await self._wait()
+        return None
+
+    async def acquire(self) -> float:
+        """Wait for this attempt's turn; return its ticket for :meth:`done`."""
+        ticket = self.admit()
+        return await self._wait() if ticket is None else ticket
 
     async def _wait(self) -> float:
         waiter = _Waiter()
@@ -265,7 +271,7 @@ class Gate:
                     delay = self._delay(now)
                     if delay <= 0:
                         self._queue.popleft()
-                        ticket = self._admit(now, paced=True)
+                        ticket = self._admit(now, paced=bool(self._queue))
                         self._wake()  # the next in line may fit too
                         return ticket
                 waiter.event = anyio.Event()
@@ -297,9 +303,9 @@ class Gate:
         self.requests += 1
         if self.adaptive:
             if paced or self._paced:
-                # Requests that wait for their turn go one by one, the limit's worth per
-                # answer time: a burst of answers never turns into a burst of requests. The
-                # schedule is kept when the wake-up was late, not after a quiet spell.
+                # While requests wait for their turn, they go one by one, the limit's worth
+                # per answer time: a burst of answers never turns into a burst of requests.
+                # The schedule is kept when the wake-up was late, not after a quiet spell.
                 spacing = self._latency / self.limit
                 slot = self._not_before if now - self._not_before < spacing else now
                 self._not_before = slot + spacing
@@ -336,7 +342,7 @@ class Gate:
 
     def _accepted(self, ticket: float, status: int) -> None:
         now = time.monotonic()
-        if status < 500:
+        if status < 500 and self.budget.tokens < self.budget.capacity:
             self.budget.earn()
         latency = now - ticket
         self._latency = (
