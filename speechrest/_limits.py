@@ -206,7 +206,8 @@ class Gate:
 
     :meth:`acquire` waits for the attempt's turn and returns a ticket (when it was
     admitted); :meth:`done` hears how the attempt ended. Waiting never blocks the event
-    loop, and requests are admitted in the order they asked.
+    loop, and requests wait in line: one that arrives goes at once only when there is room
+    for every request waiting too.
     """
 
     def __init__(self, family: Family, policy: QuotaPolicy) -> None:
@@ -252,8 +253,7 @@ class Gate:
         now = time.monotonic()
         if (
             now >= self._not_before
-            and self.in_flight < self.limit
-            and not self._queue
+            and self.in_flight + len(self._queue) < self.limit  # room for those waiting too
             and self._resize_at is None
             and self._window is None
         ):
@@ -276,7 +276,7 @@ class Gate:
                     delay = self._delay(now)
                     if delay <= 0:
                         self._queue.popleft()
-                        ticket = self._admit(now, paced=bool(self._queue))
+                        ticket = self._admit(now)
                         self._wake()  # the next in line may fit too
                         return ticket
                 waiter.event = anyio.Event()
@@ -303,17 +303,15 @@ class Gate:
             delay = max(delay, self._window.delay(now, self.in_flight))
         return delay
 
-    def _admit(self, now: float, paced: bool = False) -> float:
+    def _admit(self, now: float) -> float:
         self.in_flight += 1
         self.requests += 1
         if self.adaptive:
-            if paced or self._rate is not None:
-                # While requests wait for their turn, they go one by one: at the rate the
-                # service accepted once it throttled, before that the limit's worth per
-                # answer time, so that a burst of answers never turns into a burst of
-                # requests. The schedule is kept when the wake-up was late, not after a
-                # quiet spell.
-                spacing = 1.0 / self._rate if self._rate else self._latency / self.limit
+            if self._rate is not None:
+                # Once the service throttled, requests go one by one at the rate it
+                # accepted: a burst of answers never turns into a burst of requests. The
+                # schedule is kept when the wake-up was late, not after a quiet spell.
+                spacing = 1.0 / self._rate
                 slot = self._not_before if now - self._not_before < spacing else now
                 self._not_before = slot + spacing
             self._admitted.append(now)
