@@ -62,7 +62,8 @@ class _StatusCounter:
     def peak(self, window: float = WINDOW) -> int:
         """The most requests that started within any ``window`` seconds."""
         times = self.times
-        return max((bisect.bisect_right(times, t + window) - i for i, t in enumerate(times)), default=0)
+        ends = (bisect.bisect_right(times, t + window) - i for i, t in enumerate(times))
+        return max(ends, default=0)
 
 
 async def _submit(emu: EmulatorProcess, jobs: int) -> list[str]:
@@ -94,10 +95,8 @@ async def _wait_many(client: SpeechClient, ids: list[str]) -> None:
 
 async def _naive(client: SpeechClient, ids: list[str]) -> None:
     async def one(job_id: str) -> None:
-        while (job := await client.transcriptions.get(job_id)).status not in (
-            Status.SUCCEEDED,
-            Status.FAILED,
-        ):
+        ended = (Status.SUCCEEDED, Status.FAILED)
+        while (await client.transcriptions.get(job_id)).status not in ended:
             await anyio.sleep(1.0)  # the emulator's Retry-After
 
     async with anyio.create_task_group() as tg:
