@@ -193,6 +193,7 @@ class _Waiter:
         self.event = anyio.Event()
 
 
+_monotonic = time.monotonic
 _SAFETY = 0.95
 """After a throttle, the share of the measured accepted rate the client resumes at."""
 _ROOM = 1.5
@@ -241,6 +242,9 @@ class Gate:
         """Throttles of attempts admitted before this belong to an episode already handled."""
         self._resize_at: tuple[float, float] | None = None
         """(when, over how many seconds) to measure the accepted rate once the pause ends."""
+        self._plain = self._window is None
+        """Whether an attempt may be admitted by :meth:`admit` alone: no hard budget, no
+        pacing, no resize due."""
         self._admitted: collections.deque[float] = collections.deque(maxlen=8192)
         self._rejected: collections.deque[float] = collections.deque(maxlen=8192)
         """Tickets (admission times) of recent attempts, and of those throttled."""
@@ -250,14 +254,13 @@ class Gate:
     def admit(self) -> float | None:
         """This attempt's ticket for :meth:`done` if it may go at once (without a trip
         through the event loop: the common case); None when it must :meth:`acquire`."""
-        now = time.monotonic()
-        if (
-            now >= self._not_before
-            and self.in_flight + len(self._queue) < self.limit  # room for those waiting too
-            and self._resize_at is None
-            and self._window is None
-        ):
-            return self._admit(now)
+        if self._plain and self.in_flight + len(self._queue) < self.limit:  # room for all
+            now = _monotonic()
+            if now >= self._not_before:  # (the common case, inline: it runs per request)
+                self.in_flight += 1
+                self.requests += 1
+                self._admitted.append(now)
+                return now
         return None
 
     async def acquire(self) -> float:
@@ -272,7 +275,7 @@ class Gate:
             while True:
                 delay = math.inf
                 if self._queue[0] is waiter:
-                    now = time.monotonic()
+                    now = _monotonic()
                     delay = self._delay(now)
                     if delay <= 0:
                         self._queue.popleft()
@@ -334,31 +337,27 @@ class Gate:
         """The attempt admitted with ``ticket`` ended: its HTTP ``status`` (None: no answer),
         whether it was throttled, and the service's ``Retry-After``."""
         self.in_flight -= 1
+        now = _monotonic()
         if self._window is not None:
-            self._window.ends.append(time.monotonic())
+            self._window.ends.append(now)
         if throttled:
             self.throttled += 1
             if self.adaptive:
                 self._throttle(ticket, retry_after)
-        elif status is not None and self.adaptive:
-            self._accepted(ticket, status)
+        elif status is not None and self.adaptive:  # accepted (inline: it runs per request)
+            budget = self.budget
+            if status < 500 and budget.tokens < budget.capacity:
+                budget.earn()
+            latency, took = self._latency, now - ticket
+            self._latency = latency + _SMOOTHING * (took - latency) if latency else took
+            if (
+                self.in_flight + len(self._queue) + 1 >= self.limit  # it holds requests back
+                and self.limit < self._cap
+                and now >= self._hold_until
+            ):
+                self._grow(now)
         if self._queue:
             self._queue[0].event.set()
-
-    def _accepted(self, ticket: float, status: int) -> None:
-        now = time.monotonic()
-        if status < 500 and self.budget.tokens < self.budget.capacity:
-            self.budget.earn()
-        latency = now - ticket
-        self._latency = (
-            latency if not self._latency else self._latency + _SMOOTHING * (latency - self._latency)
-        )
-        if (
-            self.in_flight + len(self._queue) + 1 >= self.limit  # the limit holds requests back
-            and self.limit < self._cap
-            and now >= self._hold_until
-        ):
-            self._grow(now)
 
     def _grow(self, now: float) -> None:
         """Additive increase spread over the answers, so that a step never sends a burst:
@@ -386,6 +385,7 @@ class Gate:
             return  # sent before the client slowed down: the same episode
         self._episode = now
         self._resize_at = (now, max(1.0, pause))
+        self._plain = False
         holds = self.policy.holds
         self._hold_until = now + holds[min(self._throttles, len(holds) - 1)]
         self._throttles += 1
@@ -412,6 +412,7 @@ class Gate:
         if rate is not None and self._rate is not None:
             rate = min(rate, self._rate)
         self._rate = rate or self._rate
+        self._plain = self._window is None and self._rate is None
 
     def stats(self) -> QuotaStats:
         if self._resize_at is not None and time.monotonic() >= self._not_before:
