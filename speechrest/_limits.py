@@ -399,7 +399,8 @@ class Gate:
         self._episode = now
         # Whole seconds of Retry-After name the quota's window: the rate is measured over
         # it; without, over the last second at most (as long as the client was sending).
-        self._resize_at = (now, max(1.0, pause), pause >= 1.0)
+        window = retry_after is not None and retry_after >= 1.0
+        self._resize_at = (now, max(1.0, pause), window)
         self._plain = False
         holds = self.policy.holds
         self._hold_until = now + holds[min(self._throttles, len(holds) - 1)]
