@@ -263,8 +263,9 @@ class Gate:
     def admit(self) -> float | None:
         """This attempt's ticket for :meth:`done` if it may go at once (without a trip
         through the event loop: the common case); None when it must :meth:`acquire`."""
-        if self._plain and self.in_flight + len(self._queue) < self.limit:  # room for all
-            now = _monotonic()
+        queue = self._queue
+        if self._plain and self.in_flight + (len(queue) if queue else 0) < self.limit:
+            now = _monotonic()  # (room for everyone waiting too)
             if now >= self._not_before:  # (the common case, inline: it runs per request)
                 self.in_flight += 1
                 self.requests += 1
@@ -360,9 +361,10 @@ class Gate:
             if self._answers & 7 == 1:  # the answer time of one answer in eight
                 latency, took = self._latency, _monotonic() - ticket
                 self._latency = latency + _SMOOTHING * (took - latency) if latency else took
+            queue = self._queue
             if (
-                self.in_flight + len(self._queue) + 1 >= self.limit  # it holds requests back
-                and self.limit < self._cap
+                self.in_flight + (len(queue) if queue else 0) + 1 >= self.limit  # it holds
+                and self.limit < self._cap  # requests back
             ):
                 now = _monotonic()
                 if now >= self._hold_until:
