@@ -89,7 +89,9 @@ class QuotaPolicy:
 
     Adaptive (the default), the client starts with ``initial_concurrency`` requests in flight
     and adds ``increase`` each round of answers (as many answers as the limit, and at least
-    ``ramp_interval`` seconds) while the limit is in use and the service does not throttle.
+    ``ramp_interval`` seconds) while the limit is in use and the service does not throttle;
+    until the first throttle, without a ``ramp_interval``, it may double per round instead
+    (a slow start).
     On a throttle (HTTP 429 that is not an exhausted quota) the whole family pauses for the
     service's ``Retry-After`` (one second when it sends none; a longer one than
     ``max_pause`` is no pause: the calls raise it), then resumes at 95 % of the rate the
@@ -292,7 +294,8 @@ class Gate:
                         ticket = self._admit(now)
                         self._wake()  # the next in line may fit too
                         return ticket
-                waiter.event = anyio.Event()
+                if waiter.event.is_set():
+                    waiter.event = anyio.Event()
                 if delay == math.inf:
                     await waiter.event.wait()  # until a slot frees or the limit grows
                 else:
@@ -375,8 +378,12 @@ class Gate:
     def _grow(self, now: float) -> None:
         """Additive increase spread over the answers, so that a step never sends a burst:
         ``increase`` per round of answers (the limit's worth), and per ``ramp_interval``
-        seconds at most."""
+        seconds at most. Until the service first throttles (and without a
+        ``ramp_interval``), the limit may double per round instead: a slow start, as TCP's,
+        that finds a high admissible rate in a few rounds."""
         step = self.policy.increase / self.limit
+        if self._episode == -math.inf and self.policy.increase and not self.policy.ramp_interval:
+            step = max(step, 1.0)
         if self.policy.ramp_interval:
             step = min(step, self.policy.increase * (now - self._grew) / self.policy.ramp_interval)
         self._grew = now
