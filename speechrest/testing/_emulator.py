@@ -7,6 +7,7 @@ import asyncio
 import collections
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,13 +23,16 @@ from . import (
     _evaluations,
     _fast,
     _models,
+    _page,
     _projects,
     _webhooks,
 )
 from ._faults import FaultPlan
+from ._operations import operation_of
 from ._quota import Quotas
 from ._recognizer import Recognizer
 from ._state import (
+    CURRENT_RECORD,
     STATE_KEY,
     EmulatorState,
     Handler,
@@ -45,21 +49,35 @@ __all__ = ["SpeechEmulator", "build_app"]
 @web.middleware
 async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = get_state(request)
-    state.requests.append(
-        RequestRecord(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            headers={k.lower(): v for k, v in request.headers.items()},
-        )
+    state.received += 1
+    record = RequestRecord(
+        method=request.method,
+        path=request.path,
+        query=dict(request.query),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        seq=state.received,
+        time=time.time(),
+        request_id=str(uuid.uuid4()),
+        operation=operation_of(request.method, request.path),
     )
-    request_id = str(uuid.uuid4())
+    state.requests.append(record)
+    request_id = record.request_id
+    started = time.monotonic()
+    token = CURRENT_RECORD.set(record)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers["apim-request-id"] = request_id
+        record.status = exc.status
         raise
+    except BaseException:
+        record.status = 500  # what aiohttp answers (a cancelled request is never read)
+        raise
+    finally:
+        record.duration = time.monotonic() - started
+        CURRENT_RECORD.reset(token)
     response.headers["apim-request-id"] = request_id
+    record.status = response.status
     return response
 
 
@@ -107,10 +125,12 @@ async def _check_api(request: web.Request, handler: Handler) -> web.StreamRespon
 RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 
 
-def build_app(state: EmulatorState) -> web.Application:
-    """The emulator's aiohttp application."""
+def build_app(
+    state: EmulatorState, *, quotas: Quotas | None = None, faults: FaultPlan | None = None
+) -> web.Application:
+    """The emulator's aiohttp application (its page shows ``quotas`` and ``faults``)."""
     app = web.Application(
-        middlewares=[_record, *state.metering, *state.middlewares, _check_api],
+        middlewares=[_page.bypass, _record, *state.metering, *state.middlewares, _check_api],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
@@ -128,6 +148,7 @@ def build_app(state: EmulatorState) -> web.Application:
     ]
     for register in registrars:
         register(app, state)
+    _page.register(app, state, quotas=quotas, faults=faults)
     return app
 
 
@@ -154,6 +175,11 @@ class SpeechEmulator:
     throttle as the service does: ``Quotas()`` for the documented limits (600 fast
     transcriptions per minute, 100 other requests per 10 seconds), or your own (see
     ``emulator.quotas``); by default nothing is metered.
+
+    Open :attr:`endpoint` (its root URL, ``/``) in a browser to watch what the emulator
+    received and did, live: the requests (the latest ``keep_requests`` are kept, as
+    :attr:`requests`), the entities of each group, web hook deliveries and quotas. The page
+    is served to loopback clients only, and never shows the key.
     """
 
     def __init__(
@@ -168,11 +194,17 @@ class SpeechEmulator:
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
         quotas: Quotas | None = None,
+        keep_requests: int = 100_000,
     ) -> None:
+        if isinstance(keep_requests, bool) or not isinstance(keep_requests, int):
+            raise TypeError(f"keep_requests must be an integer; got {keep_requests!r}")
+        if keep_requests < 1:
+            raise ValueError(f"keep_requests must be at least 1; got {keep_requests}")
         self.host = host
         self.port = port
         self.key = key or "emu-" + secrets.token_hex(16)
         self.state = EmulatorState(keys={self.key}, tokens=set(tokens))
+        self.state.requests = collections.deque(maxlen=keep_requests)
         if recognizer is not None:
             self.state.recognizer = recognizer
         if timing is not None:
@@ -197,7 +229,7 @@ class SpeechEmulator:
 
     @property
     def requests(self) -> collections.deque[RequestRecord]:
-        """Every request received so far."""
+        """The requests received so far (the latest ``keep_requests``), oldest first."""
         return self.state.requests
 
     def serve_file(
@@ -244,7 +276,7 @@ class SpeechEmulator:
         return f"SpeechEmulator({where})"
 
     async def start(self) -> None:
-        self.app = build_app(self.state)
+        self.app = build_app(self.state, quotas=self.quotas, faults=self.faults)
         self._runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5
         )

@@ -15,7 +15,7 @@ from ._audio import AudioFormatError, AudioInfo, probe_audio
 from ._entities import ApiError, handler
 from ._recognizer import PROFANITY_MODES, filter_profanity, words_of
 from ._spool import CHUNK, fetch_to_file, open_spool
-from ._state import EmulatorState, error_response, get_state, json_response
+from ._state import EmulatorState, error_response, get_state, json_response, note_definition
 
 __all__ = ["register", "result_body"]
 
@@ -43,6 +43,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
                 raw = await part.read(decode=False)
                 definition = _parse_definition(bytes(raw))
                 state.transcribe_definitions.append(definition)
+                note_definition(definition)
             elif part.name == "audio":
                 name = part.filename or "audio"
                 spool = await _spool_part(part, state)
