@@ -98,6 +98,7 @@ def emulator(
                 click.echo(f"speechrest emulator: throttling at {quotas}")
             click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
             click.echo(f"SPEECH_KEY={emu.key}")
+            click.echo(f"Watch what it receives and does at {emu.endpoint}/", err=True)
             click.echo("Press Ctrl+C to stop.", err=True)
             await _until_stopped()
 

@@ -29,8 +29,6 @@ from tests._sink import Sink
 from tests.conftest import UNMETERED
 from tests.resources.custom_speech import FAST, POLL
 
-pytestmark = pytest.mark.anyio
-
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -97,6 +95,16 @@ async def _everything_served(emulator: SpeechEmulator) -> str:
     return "\n".join(texts)
 
 
+def test_without_a_browser_the_tests_skip_except_where_one_is_required(monkeypatch) -> None:
+    monkeypatch.delenv("SPEECHREST_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        _unavailable("Chromium is not installed (Debian: apt-get install chromium)")
+    monkeypatch.setenv("SPEECHREST_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="SPEECHREST_REQUIRE_BROWSER=1"):
+        _unavailable("Chromium is not installed")
+
+
+@pytest.mark.anyio
 async def test_the_page_shows_requests_jobs_and_web_hooks_live(tmp_path: Path) -> None:
     from playwright.async_api import expect
 
@@ -107,7 +115,7 @@ async def test_the_page_shows_requests_jobs_and_web_hooks_live(tmp_path: Path) -
         SpeechEmulator(timing=FAST, faults=faults, quotas=quotas) as emulator,
         chromium() as browser,
     ):
-        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        page = await browser.new_page(viewport={"width": 1440, "height": 1000})
         await page.goto(emulator.endpoint + "/")
         await expect(page.locator("#connection")).to_have_text("live")
         await expect(page.locator("#no-requests")).to_be_visible()
@@ -138,11 +146,14 @@ async def test_the_page_shows_requests_jobs_and_web_hooks_live(tmp_path: Path) -
                 content_urls=[audio], locale="en-US", display_name="Nightly calls"
             )
             await client.transcriptions.wait(job.id, policy=POLL)
+            project = await client.projects.create(display_name="Call center", locale="en-US")
 
         # The batch job, its injected fault and its web hook delivery arrive without reload.
         entity = page.locator(f'#entities [data-group="transcriptions"] tr[data-id="{job.id}"]')
         await expect(entity).to_have_attribute("data-status", "Succeeded")
         await expect(entity).to_contain_text("Nightly calls")
+        project_row = page.locator(f'#entities [data-group="projects"] tr[data-id="{project.id}"]')
+        await expect(project_row).to_contain_text("Call center")
         faulted = page.locator("#requests tr.request", has_text="fault http_503")
         await expect(faulted).to_have_count(1)
         await expect(faulted).to_have_attribute("data-status", "503")
@@ -167,6 +178,7 @@ async def test_the_page_shows_requests_jobs_and_web_hooks_live(tmp_path: Path) -
         assert definition["locales"] == ["en-US"]
         assert definition["profanityFilterMode"] == "Removed"
 
+        await page.locator("#requests-panel .scroll").evaluate("list => list.scrollTo(0, 0)")
         shot = Path(os.environ.get("SPEECHREST_PAGE_SCREENSHOT") or tmp_path / "page.png")
         await page.screenshot(path=str(shot), full_page=False)
         assert shot.read_bytes().startswith(b"\x89PNG")

@@ -71,9 +71,9 @@ function renderRequests() {
     },
     el("td", {}, clock(r.time)),
     el("td", {}, r.method),
-    el("td", { class: "path", title: r.url }, shortUrl(r.url)),
+    el("td", { class: "path", title: r.url }, shortUrl(r.url),
+      r.operation ? el("div", { class: "operation" }, r.operation) : null),
     el("td", {}, statusBadge(r.status)),
-    el("td", {}, r.operation || ""),
     el("td", { class: "rule" }, r.answeredBy || ""),
     el("td", { class: "num" }, r.durationMs ?? "")));
   }
