@@ -28,7 +28,6 @@ from . import (
     _webhooks,
 )
 from ._faults import FaultPlan
-from ._operations import operation_of
 from ._quota import Quotas
 from ._recognizer import Recognizer
 from ._state import (
@@ -58,7 +57,6 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
         seq=state.received,
         time=time.time(),
         request_id=str(uuid.uuid4()),
-        operation=operation_of(request.method, request.path),
     )
     state.requests.append(record)
     request_id = record.request_id

@@ -20,6 +20,7 @@ from aiohttp import web
 from yarl import URL
 
 from ._filter import FilterError, apply_filter
+from ._operations import operation_of
 from ._recognizer import DeterministicRecognizer, Recognizer
 from ._stores import Stores
 
@@ -66,8 +67,6 @@ class RequestRecord:
     """When it arrived (seconds since the epoch)."""
     request_id: str = ""
     """The ``apim-request-id`` of its answer."""
-    operation: str | None = None
-    """Its operationId (``Transcriptions_Submit``), or None (result downloads, unknown paths)."""
     status: int | None = None
     """The status it was answered with; None while it is being handled (499: the client hung
     up first)."""
@@ -78,6 +77,12 @@ class RequestRecord:
     """The ``definition`` of a fast transcription, as received."""
     duration: float | None = None
     """Seconds it took to answer."""
+
+    @property
+    def operation(self) -> str | None:
+        """Its operationId (``Transcriptions_Submit``), or None (result downloads, unknown
+        paths)."""
+        return operation_of(self.method, self.path)
 
 
 CURRENT_RECORD: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar(

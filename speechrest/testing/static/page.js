@@ -201,7 +201,7 @@ function renderSections(s) {
   const emulator = s.emulator;
   document.getElementById("endpoint").textContent = `${emulator.endpoint} · api-version ${emulator.apiVersion}`;
   document.getElementById("counts").textContent =
-    `${emulator.received} requests received, the latest ${emulator.keep} kept`;
+    `${emulator.received.toLocaleString("en-US")} requests received, the latest ${emulator.keep.toLocaleString("en-US")} kept`;
   renderEntities(s.entities);
   renderWebhooks(s.entities.webhooks);
   renderQuotas(s.quotas);
