@@ -68,8 +68,11 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
         exc.headers["apim-request-id"] = request_id
         record.status = exc.status
         raise
-    except BaseException:
-        record.status = 500  # what aiohttp answers (a cancelled request is never read)
+    except asyncio.CancelledError:
+        record.status = 499  # the client hung up, and nobody reads an answer
+        raise
+    except Exception:
+        record.status = 500  # what aiohttp answers
         raise
     finally:
         record.duration = time.monotonic() - started

@@ -228,8 +228,9 @@ class Page:
             "injected": dict(faults.injected),
         }
 
-    def sections(self) -> dict[str, Any]:
-        """Everything but the requests."""
+    def counts(self) -> dict[str, Any]:
+        """The emulator's address and counts, the quotas and the faults (small, and changing
+        with most requests)."""
         state = self.state
         return {
             "emulator": {
@@ -239,13 +240,16 @@ class Page:
                 "kept": len(state.requests),
                 "keep": state.requests.maxlen,
             },
-            "entities": self.entities(),
             "quotas": self.quota_state(),
             "faults": self.fault_state(),
         }
 
     def snapshot(self) -> dict[str, Any]:
-        return {"requests": [self.summary(r) for r in self.recent()], **self.sections()}
+        return {
+            "requests": [self.summary(r) for r in self.recent()],
+            **self.counts(),
+            "entities": self.entities(),
+        }
 
 
 PAGE_KEY = web.AppKey("speechrest_page", Page)
@@ -318,7 +322,8 @@ class _Feed:
         self.last_seq = 0
         self.pending: dict[int, RequestRecord] = {}
         """Requests sent while still being handled: sent again once answered."""
-        self.sections = ""
+        self.counts = ""
+        self.entities = ""
 
     def _requests(self, records: list[RequestRecord]) -> list[dict[str, Any]]:
         if records:
@@ -328,27 +333,30 @@ class _Feed:
 
     def snapshot(self) -> str:
         data = self.page.snapshot()
-        self.sections = _dumps({k: v for k, v in data.items() if k != "requests"})
+        self.counts = _dumps({k: data[k] for k in ("emulator", "quotas", "faults")})
+        self.entities = _dumps(data["entities"])
         self._requests(self.page.recent())
         return _dumps(data)
 
     def update(self) -> str | None:
+        """The next ``update`` event: the requests received or answered since the last one,
+        the counts, and the entities when they changed; None when nothing changed."""
         answered = [r for r in self.pending.values() if r.status is not None]
         for record in answered:
             del self.pending[record.seq]
-        fresh = self.page.recent(self.last_seq)
-        new = {r.seq for r in fresh}
-        records = fresh + sorted(
-            (r for r in answered if r.seq not in new), key=lambda r: r.seq, reverse=True
+        records = self.page.recent(self.last_seq) + sorted(
+            answered, key=lambda r: r.seq, reverse=True
         )
-        data: dict[str, Any] = {"requests": self._requests(records)}
-        sections = self.page.sections()
-        text = _dumps(sections)
-        if text != self.sections:
-            self.sections = text
-            data.update(sections)
-        if not records and len(data) == 1:
+        counts = self.page.counts()
+        counts_text = _dumps(counts)
+        entities = self.page.entities()
+        entities_text = _dumps(entities)
+        if not records and counts_text == self.counts and entities_text == self.entities:
             return None
+        data: dict[str, Any] = {"requests": self._requests(records), **counts}
+        if entities_text != self.entities:
+            data["entities"] = entities
+        self.counts, self.entities = counts_text, entities_text
         return _dumps(data)
 
 

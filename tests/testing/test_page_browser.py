@@ -168,6 +168,9 @@ async def test_the_page_shows_requests_jobs_and_web_hooks_live(tmp_path: Path) -
         await expect(delivery).to_contain_text(sent.headers[SIGNATURE_HEADER])
         await expect(page.locator('#quotas tr[data-family="fast"] td').nth(2)).to_have_text("1")
         assert await page.evaluate("window.loadedOnce") is True
+        await page.locator("#filter").fill("fault 503")
+        await expect(page.locator("#requests tr.request")).to_have_count(1)
+        await page.locator("#filter").fill("")
 
         # A click shows the request in detail: headers with the key redacted, the definition.
         await fast.click()

@@ -197,15 +197,11 @@ function renderFaults(faults) {
     `${faults.active} of ${faults.rules} rules active; injected: ${injected || "none yet"}`;
 }
 
-function renderSections(s) {
-  const emulator = s.emulator;
+function renderCounts(emulator) {
+  const number = (n) => n.toLocaleString("en-US");
   document.getElementById("endpoint").textContent = `${emulator.endpoint} · api-version ${emulator.apiVersion}`;
   document.getElementById("counts").textContent =
-    `${emulator.received.toLocaleString("en-US")} requests received, the latest ${emulator.keep.toLocaleString("en-US")} kept`;
-  renderEntities(s.entities);
-  renderWebhooks(s.entities.webhooks);
-  renderQuotas(s.quotas);
-  renderFaults(s.faults);
+    `${number(emulator.received)} requests received, the latest ${number(emulator.keep)} kept`;
 }
 
 // -- the live feed -------------------------------------------------------------------------
@@ -217,7 +213,13 @@ function apply(data) {
     for (const seq of old) page.requests.delete(seq);
   }
   renderRequests();
-  if (data.entities) renderSections(data);
+  renderCounts(data.emulator);
+  renderQuotas(data.quotas);
+  renderFaults(data.faults);
+  if (data.entities) {
+    renderEntities(data.entities);
+    renderWebhooks(data.entities.webhooks);
+  }
 }
 
 function connection(state, text) {
