@@ -261,9 +261,12 @@ def is_page_path(path: str) -> bool:
 
 def _loopback(request: web.Request) -> bool:
     try:
-        return ipaddress.ip_address((request.remote or "").split("%", 1)[0]).is_loopback
+        address = ipaddress.ip_address((request.remote or "").split("%", 1)[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1, on a dual-stack socket
+    return address.is_loopback
 
 
 @web.middleware

@@ -117,7 +117,8 @@ class WebHookDelivery:
     listening: bool = False
     """Whether the delivery listener is subscribed to ``state.listeners``."""
     log: dict[str, collections.deque[Delivery]] = attrs.field(factory=dict)
-    """The latest requests sent to each hook (by hook id), ``keep`` of them per hook."""
+    """The latest requests sent to each hook (by hook id), ``keep`` of them per hook (the
+    emulator's page shows them)."""
     keep: int = 100
 
 

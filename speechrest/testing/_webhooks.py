@@ -25,7 +25,6 @@ import time
 from typing import Any
 
 import aiohttp
-import attrs
 from aiohttp import web
 from yarl import URL
 
@@ -98,9 +97,10 @@ async def _post(
     kind: str,
     body: bytes,
     query: dict[str, str],
-    attempt: int = 1,
+    attempt: int,
 ) -> tuple[bool, str]:
-    """POST one request to the hook's URL: (answered 2xx, what happened)."""
+    """POST one request to the hook's URL, the ``attempt``-th try of this notification, and
+    log it: (answered 2xx, what happened)."""
     store = state.stores.webhook_delivery
     if store.session is None or store.session.closed:
         store.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=store.timeout))
@@ -109,15 +109,7 @@ async def _post(
     if secret:
         headers[SIGNATURE_HEADER] = _signature(secret, body)
     url = URL(hook["webUrl"]).update_query(query) if query else URL(hook["webUrl"])
-    sent = Delivery(
-        time=time.time(),
-        event=kind,
-        attempt=attempt,
-        url=str(url),
-        status=None,
-        outcome="",
-        signature=headers.get(SIGNATURE_HEADER),
-    )
+    sent_at = time.time()
     status: int | None = None
     try:
         async with store.session.post(url, data=body, headers=headers) as response:
@@ -132,7 +124,16 @@ async def _post(
                 ok, why = True, "ok"
     except (aiohttp.ClientError, TimeoutError) as exc:
         ok, why = False, type(exc).__name__
-    _log(state, id_of(hook), attrs.evolve(sent, status=status, outcome=why))
+    delivery = Delivery(
+        time=sent_at,
+        event=kind,
+        attempt=attempt,
+        url=str(url),
+        status=status,
+        outcome=why,
+        signature=headers.get(SIGNATURE_HEADER),
+    )
+    _log(state, id_of(hook), delivery)
     return ok, why
 
 

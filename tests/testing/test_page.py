@@ -351,7 +351,16 @@ async def test_the_page_is_for_loopback_clients_only() -> None:
     async def api(request: Any) -> Any:
         raise AssertionError("not reached")
 
-    for remote, expected in (("192.0.2.7", 403), ("127.0.0.1", 200), ("::1", 200)):
+    cases = [
+        ("192.0.2.7", 403),
+        ("::ffff:192.0.2.7", 403),
+        ("2001:db8::7", 403),
+        ("127.0.0.1", 200),
+        ("127.0.0.2", 200),
+        ("::1", 200),
+        ("::ffff:127.0.0.1", 200),
+    ]
+    for remote, expected in cases:
         transport = mock.Mock()
         transport.get_extra_info.return_value = (remote, 1)
         request = make_mocked_request("GET", "/_emulator/api/snapshot", transport=transport)
