@@ -10,6 +10,7 @@ show.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -181,7 +182,18 @@ async def test_the_page_shows_requests_jobs_and_web_hooks_live(tmp_path: Path) -
         assert definition["locales"] == ["en-US"]
         assert definition["profanityFilterMode"] == "Removed"
 
+        await entity.click()
+        shown = json.loads(await page.locator("#detail-entity").inner_text())
+        assert shown["displayName"] == "Nightly calls"
+        assert shown["status"] == "Succeeded"
+        await box.locator("h3").click()
+        shown = json.loads(await page.locator("#detail-entity").inner_text())
+        assert shown["properties"]["secret"] == "REDACTED"
+        await fast.click()  # the request again, for the screenshot
+        await expect(page.locator("#detail-definition")).to_be_visible()
+
         await page.locator("#requests-panel .scroll").evaluate("list => list.scrollTo(0, 0)")
+        await page.mouse.move(0, 0)
         shot = Path(os.environ.get("SPEECHREST_PAGE_SCREENSHOT") or tmp_path / "page.png")
         await page.screenshot(path=str(shot), full_page=False)
         assert shot.read_bytes().startswith(b"\x89PNG")
@@ -194,3 +206,28 @@ async def test_the_page_shows_requests_jobs_and_web_hooks_live(tmp_path: Path) -
             assert secret not in html
             assert secret not in served
         assert "sig=REDACTED" in served
+
+
+@pytest.mark.anyio
+async def test_a_request_being_handled_shows_its_answer_when_it_comes() -> None:
+    from playwright.async_api import expect
+
+    plan = FaultPlan()
+    plan.add(Fault.latency(3600), operation="Projects_List")  # until the client hangs up
+    async with SpeechEmulator(faults=plan) as emulator, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(emulator.endpoint + "/")
+        await expect(page.locator("#connection")).to_have_text("live")
+        async with aiohttp.ClientSession() as session:
+            url = f"{emulator.endpoint}/speechtotext/projects?api-version=2025-10-15"
+            slow = asyncio.ensure_future(session.get(url))
+            row = page.locator("#requests tr.request", has_text="Projects_List")
+            await expect(row).to_have_attribute("data-status", "")
+            await row.click()
+            await expect(page.locator("#detail")).to_contain_text("being handled")
+            await expect(page.locator("#detail")).to_contain_text("fault latency")
+            slow.cancel()  # the client hangs up: the emulator stops waiting and answers
+            with contextlib.suppress(asyncio.CancelledError):
+                await slow
+        await expect(row).not_to_have_attribute("data-status", "")
+        await expect(page.locator("#detail")).not_to_contain_text("being handled")

@@ -119,12 +119,23 @@ async function select(seq) {
 
 // -- entities, web hooks, quotas -------------------------------------------------------------
 
-function entityTable(items, withLocale) {
+function showEntity(kind, e) {
+  page.selected = null;
+  renderRequests();
+  const facts = el("dl", {}, el("dt", {}, kind), el("dd", {}, `${e.name} (${e.id})`),
+    el("dt", {}, "Status"), el("dd", {}, e.status || "—"));
+  document.getElementById("detail").replaceChildren(facts,
+    el("h3", {}, "As the API returns it"),
+    el("pre", { id: "detail-entity" }, JSON.stringify(e.json, null, 2)));
+}
+
+function entityTable(kind, items, withLocale) {
   const head = el("tr", {}, el("th", {}, "Name"), el("th", {}, "Status"),
     withLocale ? el("th", {}, "Locale") : null, el("th", {}, "Last action"), el("th", {}, "Id"));
   const body = el("tbody");
   for (const e of items) {
-    body.append(el("tr", { dataset: { id: e.id, status: e.status || "" } },
+    body.append(el("tr", { class: "entity", dataset: { id: e.id, status: e.status || "" },
+      onclick: () => showEntity(kind, e) },
       el("td", {}, e.name, e.error ? el("div", { class: "error" }, e.error) : null),
       el("td", {}, entityBadge(e.status)),
       withLocale ? el("td", {}, e.locale || "") : null,
@@ -142,7 +153,7 @@ function renderEntities(entities) {
     const shown = items.length < count ? ` (newest ${items.length} of ${count})` : ` (${count})`;
     box.append(el("div", { class: "group", dataset: { group } },
       el("h3", {}, title, el("span", { class: "muted" }, shown)),
-      entityTable(items, group !== "projects")));
+      entityTable(title.slice(0, -1), items, group !== "projects")));
   }
   if (!box.children.length) box.append(el("p", { class: "muted" }, "No entities yet."));
   document.getElementById("entities").replaceWith(box);
@@ -161,7 +172,8 @@ function renderWebhooks(hooks) {
         el("td", { class: "muted signature", title: d.signature || "" }, d.signature || "(no secret)")));
     }
     box.append(el("div", { class: "hook", dataset: { id: hook.id, status: hook.status || "" } },
-      el("h3", {}, hook.name, " ", entityBadge(hook.status)),
+      el("h3", { class: "entity", onclick: () => showEntity("Web hook", hook) }, hook.name, " ",
+        entityBadge(hook.status)),
       el("dl", {}, el("dt", {}, "URL"), el("dd", {}, hook.webUrl),
         el("dt", {}, "Events"), el("dd", {}, hook.events.join(", "))),
       hook.error ? el("p", { class: "error" }, hook.error) : null,
@@ -208,6 +220,7 @@ function renderCounts(emulator) {
 
 function apply(data) {
   for (const r of data.requests) page.requests.set(r.seq, r);
+  if (data.requests.some((r) => r.seq === page.selected)) select(page.selected);  // answered now
   if (page.requests.size > MAX_ROWS) {
     const old = [...page.requests.keys()].sort((a, b) => a - b).slice(0, page.requests.size - MAX_ROWS);
     for (const seq of old) page.requests.delete(seq);
