@@ -7,6 +7,7 @@ expected. Fast and batch transcription, custom speech and the client share these
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
@@ -14,16 +15,20 @@ from typing import Any, TypeVar, cast
 from yarl import URL
 
 from ._redact import redact_url
-from .errors import InvalidInputError
+from .errors import ClientStateError, InvalidInputError
 from .types import WireEnum
 
 __all__ = [
+    "MAX_CONCURRENCY",
+    "MAX_INT32",
     "MAX_SPEAKERS",
     "MIN_SPEAKERS",
     "channels",
+    "concurrency",
     "custom_properties",
     "enum",
     "flag",
+    "header_value",
     "http_url",
     "integer",
     "items",
@@ -33,6 +38,7 @@ __all__ = [
     "max_speakers",
     "name",
     "number",
+    "on_asyncio",
     "optional",
     "positive",
     "strings",
@@ -45,6 +51,12 @@ T = TypeVar("T")
 
 MIN_SPEAKERS, MAX_SPEAKERS = 2, 35
 """The range of ``maxSpeakers`` in fast and batch diarization."""
+MAX_INT32 = 2**31 - 1
+"""The largest ``int32``, the wire type of counts such as ``skip``, ``top`` and
+``sasLifetimeMinutes``."""
+MAX_CONCURRENCY = 10_000
+"""The most requests a fan-out (``concurrency=``) keeps in flight: far beyond the service's
+quotas, small enough that a typo cannot spawn a million tasks."""
 MAX_CUSTOM_PROPERTIES = 10
 MAX_PROPERTY_KEY = 64
 MAX_PROPERTY_VALUE = 256
@@ -64,6 +76,11 @@ def positive(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInputError(f"{what} must be a positive integer; got {value!r}")
     return value
+
+
+def concurrency(value: object, what: str = "concurrency") -> int:
+    """How many requests a fan-out keeps in flight: 1 to :data:`MAX_CONCURRENCY`."""
+    return integer(value, what, 1, MAX_CONCURRENCY)
 
 
 def number(value: object, what: str, low: float | None = None, high: float | None = None) -> float:
@@ -134,6 +151,18 @@ def name(value: object, what: str = "display_name") -> str:
 def text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a string; got {type(value).__name__}")
+    return value
+
+
+def header_value(value: object, what: str) -> str:
+    """A string that can travel in an HTTP header: no control characters (a line break
+    would end the header). The value itself is not shown: it may be a secret."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string")
+    if not value.isprintable() or not value.isascii():
+        raise InvalidInputError(
+            f"{what} must be printable ASCII without control characters or line breaks"
+        )
     return value
 
 
@@ -216,3 +245,16 @@ def custom_properties(value: object) -> dict[str, str]:
                 f"at most {MAX_PROPERTY_VALUE} are allowed"
             )
     return dict(value)
+
+
+def on_asyncio(what: str) -> None:
+    """Raise :class:`ClientStateError` unless called on a running asyncio event loop:
+    aiohttp, under ``what``, runs on asyncio only (not on trio, say)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise ClientStateError(
+            f"{what} needs asyncio: its HTTP library, aiohttp, runs on asyncio only. Run your "
+            "code with asyncio.run(main()) or anyio.run(main) (anyio's default backend, "
+            "asyncio), not under trio"
+        ) from None

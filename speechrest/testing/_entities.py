@@ -22,8 +22,10 @@ from ._state import EmulatorState, Handler, error_response, now_iso
 from ._stores import Entity
 
 __all__ = [
+    "SUBMIT_LOCALES",
     "SUPPORTED_LOCALES",
     "TERMINAL",
+    "TRANSCRIBE_LOCALES",
     "ApiError",
     "bad",
     "check_fields",
@@ -63,6 +65,13 @@ SUPPORTED_LOCALES = (
     "zh-CN",
 )
 """Locales the emulated custom speech groups accept."""
+TRANSCRIBE_LOCALES = ["de-DE", "en-GB", "en-IN", "en-US", "es-ES", "es-MX", "fr-FR", "it-IT"]
+TRANSCRIBE_LOCALES += ["ja-JP", "ko-KR", "pt-BR", "zh-CN"]
+"""Locales of fast transcription (``Transcriptions_ListSupportedLocales``: ``Transcribe``)."""
+SUBMIT_LOCALES = sorted({*TRANSCRIBE_LOCALES, "ar-AE", "da-DK", "el-GR", "fi-FI", "hi-IN"} | {
+    "nb-NO", "nl-NL", "pl-PL", "pt-PT", "ru-RU", "sv-SE", "tr-TR", "en-AU", "fr-CA",
+})  # fmt: skip
+"""Locales of batch transcription (``Transcriptions_ListSupportedLocales``: ``Submit``)."""
 TERMINAL = ("Succeeded", "Failed")
 """The statuses an entity ends in."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -159,12 +168,14 @@ def retry_after(state: EmulatorState, entities: Iterable[Mapping[str, Any]]) -> 
 
 
 async def read_json(request: web.Request, kind: type = dict) -> Any:
-    """The JSON body (an object, or a list with ``kind=list``), or a 400."""
+    """The JSON body (an object, or a list with ``kind=list``), or a 400: not JSON (``NaN``
+    and ``Infinity`` are not), not UTF-8, nested too deeply."""
     if request.content_type not in ("application/json", "application/merge-patch+json"):
         raise ApiError(415, "UnsupportedMediaType", "The request body must be application/json.")
+    raw = await request.read()
     try:
-        body = json.loads(await request.read() or b"null")
-    except ValueError:
+        body = json.loads(raw.decode("utf-8") or "null", parse_constant=_not_a_number)
+    except (ValueError, RecursionError):
         raise bad("The request body is not valid JSON.", "InvalidRequestBodyFormat") from None
     if not isinstance(body, kind):
         raise bad(
@@ -172,6 +183,10 @@ async def read_json(request: web.Request, kind: type = dict) -> Any:
             "InvalidRequestBodyFormat",
         )
     return body
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def check_fields(
