@@ -91,6 +91,17 @@ async def test_the_page_and_its_files_are_served_at_the_root() -> None:
         assert (await _get(emulator, "/_emulator/nothing"))[0] == 404
 
 
+async def test_over_https_the_page_is_served_too() -> None:
+    async with (
+        SpeechEmulator(https=True) as emulator,
+        aiohttp.ClientSession() as session,
+    ):
+        assert emulator.endpoint.startswith("https://")
+        for path in ("/", "/_emulator/api/snapshot"):
+            async with session.get(emulator.endpoint + path, ssl=emulator.ssl_context()) as r:
+                assert r.status == 200
+
+
 async def test_the_api_paths_answer_as_before() -> None:
     async with SpeechEmulator() as emulator:
         key = {"Ocp-Apim-Subscription-Key": emulator.key}
