@@ -139,7 +139,7 @@ def run(quick: bool, smoke: bool = False) -> list[dict[str, Any]]:
             if base is not None:
                 print(f"   {jobs} jobs, naive: {base}", file=sys.stderr, flush=True)
             label = f"{jobs:,} jobs"
-            note = "" if base else "no baseline: a task per job would need 300 requests/s"
+            note = "" if base else f"no baseline: a task per job would send {jobs:,} requests/s"
             per_job, peak = smart["per_job"], smart["peak"]
             rows += [
                 row(
