@@ -33,13 +33,9 @@ async def transcribe(request: web.Request) -> web.Response:
     if not isinstance(part, BodyPartReader) or part.name != "audio":
         raise web.HTTPBadRequest(text="send the audio as the multipart field 'audio'")
 
-    async def chunks() -> AsyncIterator[bytes]:
-        while chunk := await part.read_chunk(256 * 1024):
-            yield chunk
-
     locale = request.query.get("locale", "en-US")
-    try:
-        result = await client.transcribe(chunks(), locales=[locale])
+    try:  # the part streams to the service as it arrives
+        result = await client.transcribe(part, locales=[locale])
     except InvalidInputError as exc:  # e.g. an empty upload, a bad locale
         raise web.HTTPBadRequest(text=str(exc)) from None
     except APIStatusError as exc:  # the service refused the audio (unsupported, too long...)

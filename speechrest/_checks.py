@@ -7,6 +7,7 @@ expected. Fast and batch transcription, custom speech and the client share these
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
@@ -14,7 +15,7 @@ from typing import Any, TypeVar, cast
 from yarl import URL
 
 from ._redact import redact_url
-from .errors import InvalidInputError
+from .errors import ClientStateError, InvalidInputError
 from .types import WireEnum
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "max_speakers",
     "name",
     "number",
+    "on_asyncio",
     "optional",
     "positive",
     "strings",
@@ -216,3 +218,16 @@ def custom_properties(value: object) -> dict[str, str]:
                 f"at most {MAX_PROPERTY_VALUE} are allowed"
             )
     return dict(value)
+
+
+def on_asyncio(what: str) -> None:
+    """Raise :class:`ClientStateError` unless called on a running asyncio event loop:
+    aiohttp, under ``what``, runs on asyncio only (not on trio, say)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise ClientStateError(
+            f"{what} needs asyncio: its HTTP library, aiohttp, runs on asyncio only. Run your "
+            "code with asyncio.run(main()) or anyio.run(main) (anyio's default backend, "
+            "asyncio), not under trio"
+        ) from None

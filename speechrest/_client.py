@@ -222,6 +222,7 @@ class SpeechClient:
 
     async def __aenter__(self) -> Self:
         self._require_owner("open")
+        check.on_asyncio("SpeechClient")
         await self._api.transport.open()
         return self
 
@@ -241,10 +242,12 @@ class SpeechClient:
 
     @property
     def endpoint(self) -> str:
+        """The resource's endpoint, e.g. ``https://eastus.api.cognitive.microsoft.com``."""
         return str(self._api.transport.base)
 
     @property
     def api_version(self) -> str:
+        """The ``api-version`` sent with every request (``2025-10-15``)."""
         return self._api.transport.api_version
 
     @property

@@ -561,6 +561,12 @@ def _endpoint(endpoint: str, allow_insecure_http: bool) -> URL:
             f"endpoint must be an absolute http(s) URL such as "
             f"https://eastus.api.cognitive.microsoft.com; got {redact_url(endpoint)!r}"
         )
+    if "speechtotext" in base.path.lower():
+        raise errors.InvalidInputError(
+            f"the endpoint is the resource's base URL, such as "
+            f"https://eastus.api.cognitive.microsoft.com, without /speechtotext (speechrest "
+            f"adds each operation's path); got {redact_url(endpoint)!r}"
+        )
     if base.scheme == "http" and not (allow_insecure_http or _is_loopback(base)):
         raise errors.InvalidInputError(
             "plain http:// is only accepted for loopback addresses (the emulator); "

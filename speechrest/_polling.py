@@ -59,8 +59,10 @@ class PollPolicy:
     """Factor by which the interval grows without Retry-After."""
 
     def next_interval(self, previous: float | None, retry_after: float | None) -> float:
-        """The seconds to the next poll. ``Retry-After: 0`` sets no minimum wait: it gives
-        way to the policy's own schedule rather than to a busy loop."""
+        """Seconds until the next poll: the service's ``Retry-After`` when it sent one,
+        else ``previous`` grown by ``growth`` (``initial_interval`` first), within
+        ``min_interval`` and ``max_interval``. ``Retry-After: 0`` sets no minimum wait: it
+        gives way to the policy's own schedule rather than to a busy loop."""
         if retry_after:
             interval = retry_after
         elif previous is None:

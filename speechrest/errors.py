@@ -21,8 +21,9 @@ All of them derive from :class:`SpeechRestError`::
     │   ├── UnprocessableEntityError  422
     │   ├── RateLimitError          429
     │   └── InternalServerError     5xx
-    └── OperationFailedError        a long-running entity ended in ``Failed``
-        └── TranscriptionFailedError
+    ├── OperationFailedError        a long-running entity ended in ``Failed``
+    │   └── TranscriptionFailedError
+    └── StorageError                Blob Storage refused or failed a request (speechrest.storage)
 
 No exception text, ``repr()`` or ``args`` ever contains the subscription key or a bearer
 token; URLs are shown with SAS signatures redacted.
@@ -51,6 +52,7 @@ __all__ = [
     "RateLimitError",
     "ResponseValidationError",
     "SpeechRestError",
+    "StorageError",
     "TranscriptionFailedError",
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError",
@@ -202,6 +204,20 @@ class OperationFailedError(SpeechRestError):
 
 class TranscriptionFailedError(OperationFailedError):
     """A batch transcription ended in ``Failed``."""
+
+
+class StorageError(SpeechRestError):
+    """Azure Blob Storage refused or failed a request made by :mod:`speechrest.storage`
+    (a missing container, a SAS that does not allow the operation, a broken connection).
+
+    ``status`` is the HTTP status (None when no answer came) and ``code`` the storage error
+    code, e.g. ``ContainerNotFound`` or ``AuthorizationPermissionMismatch``.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        self.status = status
+        self.code = code
+        super().__init__(message)
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

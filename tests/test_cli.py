@@ -78,10 +78,11 @@ def test_subtitles_per_channel_into_a_folder(comments, capsys, tmp_path: Path) -
     mono = _wav(tmp_path, "mono.wav", "One channel only.")
     out_dir = tmp_path / "subs"
     args = ["transcribe", "--local", "--format", "srt", "--channels", "0,1", "--concurrency", "1"]
-    assert main([*args, "--out", str(out_dir), str(stereo), str(mono), str(twin)]) == 1
-    out, err = capsys.readouterr()
-    assert "mono.wav" in err and "channel" in err
-    names = ["call.ch0.srt", "call.ch1.srt", "call-2.ch0.srt", "call-2.ch1.srt"]
+    # Mono audio ignores the channels (Learn: "For mono audio, the channels property is
+    # ignored"): one file for it.
+    assert main([*args, "--out", str(out_dir), str(stereo), str(mono), str(twin)]) == 0
+    out, _ = capsys.readouterr()
+    names = ["call.ch0.srt", "call.ch1.srt", "mono.srt", "call-2.ch0.srt", "call-2.ch1.srt"]
     assert out.split() == [str(out_dir / name) for name in names]
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(names)
     for name in names[:2]:
@@ -96,9 +97,9 @@ def test_diarized_webvtt_to_stdout(comments, capsys, tmp_path: Path) -> None:
     path = _wav(tmp_path, "two.wav", "Good morning. Good morning to you.", seconds=3)
     assert main(["transcribe", "--local", "--max-speakers", "2", "--format", "vtt", str(path)]) == 0
     captions = webvtt.from_string(capsys.readouterr().out)
-    assert [(c.voice, c.text) for c in captions] == [
-        ("Speaker 1", "Good morning."),
-        ("Speaker 2", "Good morning to you."),
+    assert [(c.voice, c.text) for c in captions] == [  # fast transcription counts from 0
+        ("Speaker 0", "Good morning."),
+        ("Speaker 1", "Good morning to you."),
     ]
 
 
@@ -135,13 +136,41 @@ def test_progress_bar_on_a_terminal(comments, capsys, monkeypatch, tmp_path: Pat
         (["transcribe", "--key", "k", "x.wav"], "no endpoint"),
         (["transcribe", "--local", "--channels", "0,1,2", "x.wav"], "at most 2 channels"),
         (["nope"], "No such command"),
+        (["transcribe", "--local", "--out", "/dev/null/subs", "x.wav"], "cannot create the folder"),
+        (["emulator", "--key", ""], "the key must not be empty"),
+        (["batch", "wait", "--local", "JOB"], "empty emulator for this command alone"),
+        (["batch", "results", "--local", "JOB"], "speechrest batch submit --local --wait"),
+        (["batch", "list", "--local"], "run 'speechrest emulator'"),
+        (["batch", "delete", "--local", "JOB"], "--local would start a new, empty emulator"),
     ],
 )
 def test_bad_usage_exits_2_with_one_clear_line(capsys, args, message) -> None:
     assert main(args) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert message in err
-    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert out == ""
+
+
+def test_any_failure_is_one_line_and_an_exit_status(capsys, monkeypatch, tmp_path) -> None:
+    def broken(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "subs" / "a.srt"))
+
+    monkeypatch.setattr(_transcribe.Sink, "result", broken)
+    audio = _wav(tmp_path, "a.wav", "Hello.")
+    assert main(["transcribe", "--local", "--out", str(tmp_path / "subs"), str(audio)]) == 1
+    assert (
+        capsys.readouterr().err == f"speechrest: {tmp_path / 'subs' / 'a.srt'}: Permission denied\n"
+    )
+
+    monkeypatch.setattr(_transcribe.Sink, "result", lambda *a: 1 / 0)
+    assert main(["transcribe", "--local", str(audio)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("speechrest: unexpected error: ZeroDivisionError: division by zero")
+    assert len(err.splitlines()) == 1
+    monkeypatch.setenv("SPEECHREST_DEBUG", "1")  # then the traceback, for a bug report
+    with pytest.raises(ZeroDivisionError):
+        main(["transcribe", "--local", str(audio)])
 
 
 def test_missing_extra_says_how_to_install(capsys, monkeypatch) -> None:
@@ -207,6 +236,22 @@ def test_credentials_from_the_environment(capsys, monkeypatch, served, sample_wa
     monkeypatch.setenv("SPEECH_ENDPOINT", "http://127.0.0.1:9")
     endpoint = env["SPEECH_ENDPOINT"]
     assert main(["transcribe", "--endpoint", endpoint, str(sample_wav)]) == 0
+
+
+def test_emulator_on_every_interface_prints_an_endpoint_clients_can_use(sample_wav) -> None:
+    with _serve("--host", "0.0.0.0", "--recognizer", "deterministic") as (proc, env):
+        assert env["SPEECH_ENDPOINT"].startswith("http://127.0.0.1:")
+        done = subprocess.run(
+            [sys.executable, "-m", "speechrest", "transcribe", str(sample_wav)],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (0, SAID + "\n"), done.stderr
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "from another machine, use this machine's address" in err
 
 
 def test_emulator_stops_cleanly_on_interrupt() -> None:
@@ -309,3 +354,14 @@ def test_batch_against_a_served_emulator(capsys, served_env, audio_urls, tmp_pat
     out, err = capsys.readouterr()
     assert out == f"{job}\tFailed\n"
     assert "HTTP 404" in err
+
+
+def test_batch_local_labels_results_with_local_file_names(capsys, comments, tmp_path) -> None:
+    one, two = _wav(tmp_path, "one.wav", "One."), _wav(tmp_path, "two.wav", "Two.")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....not audio")
+    assert main(["batch", "submit", "--local", "--wait", str(one), str(two), str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert f"==> {one} <==\nOne.\n" in out and f"==> {two} <==\nTwo.\n" in out
+    assert "http" not in out
+    assert f"speechrest: {bad}: " in err

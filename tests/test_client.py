@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 import aiohttp
+import anyio
 import attrs
 import pytest
 
@@ -54,6 +55,40 @@ def test_plain_http_only_for_loopback() -> None:
     SpeechClient("http://127.0.0.1:8080", key="k")
     with pytest.raises(errors.InvalidInputError, match="absolute http"):
         SpeechClient("eastus", key="k")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://eastus.api.cognitive.microsoft.com/speechtotext",
+        "https://eastus.api.cognitive.microsoft.com/speechtotext/",
+        "https://my.cognitiveservices.azure.com/speechtotext/v3.2",
+        "https://eastus.api.cognitive.microsoft.com/SpeechToText/transcriptions:transcribe",
+    ],
+)
+def test_an_endpoint_with_the_api_path_says_what_an_endpoint_is(endpoint: str) -> None:
+    # (The service answers such a URL with a bare 404 on every call.)
+    with pytest.raises(errors.InvalidInputError, match=r"without /speechtotext") as caught:
+        SpeechClient(endpoint, key="k")
+    assert "https://eastus.api.cognitive.microsoft.com," in str(caught.value)
+
+
+def test_under_trio_the_first_call_says_asyncio_is_needed() -> None:
+    pytest.importorskip("trio")
+
+    async def main() -> None:
+        async with SpeechClient("http://127.0.0.1:9", key="k"):  # never reached
+            pass
+
+    with pytest.raises(errors.ClientStateError, match=r"needs asyncio.*not under trio"):
+        anyio.run(main, backend="trio")
+
+    async def emulate() -> None:
+        async with SpeechEmulator():
+            pass
+
+    with pytest.raises(RuntimeError, match=r"SpeechEmulator needs asyncio"):
+        anyio.run(emulate, backend="trio")
 
 
 def test_from_region_and_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 PUBLIC_MODULES = [
     "speechrest",
     "speechrest.errors",
+    "speechrest.storage",
     "speechrest.testing",
     "speechrest.types",
     "speechrest.webhooks",
@@ -88,6 +89,43 @@ def test_every_export_exists_and_has_a_docstring(module_name: str) -> None:
     assert undocumented == [], f"exported by {module_name} without a docstring"
 
 
+def _undocumented_members(cls: type) -> list[str]:
+    """Public methods and properties of ``cls`` (and of its speechrest base classes) that
+    have no docstring."""
+    missing = []
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith("speechrest"):
+            continue
+        for name, value in vars(klass).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, property):
+                value = value.fget
+            elif isinstance(value, classmethod | staticmethod):
+                value = value.__func__
+            elif not inspect.isfunction(value):
+                continue
+            if not (getattr(value, "__doc__", None) or "").strip():
+                missing.append(f"{cls.__name__}.{name}")
+    return missing
+
+
+def test_every_public_method_and_property_has_a_docstring() -> None:
+    classes = [
+        obj
+        for module_name in PUBLIC_MODULES
+        for obj in vars(importlib.import_module(module_name)).values()
+        if inspect.isclass(obj)
+        and obj.__module__.startswith("speechrest")
+        and not obj.__name__.startswith("_")
+    ]
+    client = speechrest.SpeechClient("http://127.0.0.1:9", key="unused")
+    classes += [type(group) for name, group in vars(client).items() if not name.startswith("_")]
+    assert len(classes) > 100
+    undocumented = sorted({name for cls in classes for name in _undocumented_members(cls)})
+    assert undocumented == []
+
+
 def test_the_docstring_check_sees_what_it_checks() -> None:
     assert _docstring(speechrest, "DEFAULT_API_VERSION")
     assert _docstring(speechrest, "__version__")
@@ -101,6 +139,19 @@ def test_the_docstring_check_sees_what_it_checks() -> None:
     fake = ModuleType("fake")
     fake.Undocumented = Undocumented  # type: ignore[attr-defined]
     assert _docstring(fake, "Undocumented") is None  # the base class's docstring is not its own
+
+    class Members(errors.SpeechRestError):
+        """Documented."""
+
+        def method(self) -> None:
+            pass
+
+        @property
+        def prop(self) -> int:
+            return 1
+
+    Members.__module__ = "speechrest.fake"
+    assert _undocumented_members(Members) == ["Members.method", "Members.prop"]
 
 
 # -- the README ------------------------------------------------------------------------------

@@ -19,7 +19,16 @@ from ..errors import InvalidInputError, SpeechRestError
 if TYPE_CHECKING:
     from ..testing import SpeechEmulator
 
-__all__ = ["Connection", "Target", "connection_options", "one_line", "open_target", "run"]
+__all__ = [
+    "Connection",
+    "Target",
+    "connection_options",
+    "one_line",
+    "open_target",
+    "out_folder",
+    "remote_connection_options",
+    "run",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,11 +47,34 @@ class Connection:
 
 def connection_options(func: F) -> F:
     """``--endpoint/--region/--key`` (or ``SPEECH_*``) and ``--local``, as ``conn``."""
+    return _connection_options(func, local=True)
 
+
+def remote_connection_options(func: F) -> F:
+    """The connection options of a command about jobs that already exist (``batch wait``,
+    ...): ``--local`` would start a new, empty emulator for that command alone, so it is
+    refused with a message that says what to do instead."""
+    return _connection_options(func, local=False)
+
+
+def _refuse_local(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        raise click.UsageError(
+            "--local would start a new, empty emulator for this command alone, with no jobs "
+            "in it: use 'speechrest batch submit --local --wait ...', or run 'speechrest "
+            "emulator' and set SPEECH_ENDPOINT and SPEECH_KEY to what it prints",
+            ctx=ctx,
+        )
+    return value
+
+
+def _connection_options(func: F, *, local: bool) -> F:
     options = [
         click.option(
             "--local",
             is_flag=True,
+            hidden=not local,
+            callback=None if local else _refuse_local,
             help="Run against an in-process emulator (real words with speechrest[local]).",
         ),
         click.option(
@@ -127,10 +159,25 @@ async def open_target(conn: Connection) -> AsyncIterator[Target]:
         yield Target(client)
 
 
+def out_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--out``: the folder, created now, so that a folder that cannot be created is a
+    usage error before any work is done."""
+    if value is not None:
+        try:
+            value.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.BadParameter(f"cannot create the folder {value}: {exc.strerror}") from None
+    return value
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line of text."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    return one_line_text(str(exc)) or type(exc).__name__
+
+
+def one_line_text(text: str) -> str:
+    """``text`` with its lines and runs of white space joined by single spaces."""
+    return " ".join(text.split())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -152,26 +199,47 @@ def _register() -> None:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Run the command tree and map outcomes to exit statuses."""
+    """Run the command tree and map outcomes to exit statuses. Every failure is one line
+    on standard error (``SPEECHREST_DEBUG=1`` adds the traceback of an unexpected one)."""
     _register()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         status = cli.main(args=args, prog_name="speechrest", standalone_mode=False)
     except click.UsageError as exc:
-        exc.show()
-        return EXIT_USAGE
+        where = exc.ctx.command_path if exc.ctx is not None else "speechrest"
+        hint = f" (see '{where} --help')" if exc.ctx is not None else ""
+        return _fail(f"{one_line_text(exc.format_message())}{hint}", EXIT_USAGE, where)
     except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        return _fail(one_line_text(exc.format_message()), exc.exit_code)
     except click.exceptions.Exit as exc:  # --help, --version
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
-        click.echo("speechrest: interrupted", err=True)
-        return 130
+        return _fail("interrupted", 130)
     except SpeechRestError as exc:
-        click.echo(f"speechrest: {one_line(exc)}", err=True)
-        return EXIT_USAGE if isinstance(exc, InvalidInputError) else EXIT_FAILED
+        return _fail(
+            one_line(exc), EXIT_USAGE if isinstance(exc, InvalidInputError) else EXIT_FAILED
+        )
+    except OSError as exc:  # e.g. an --out folder that cannot be created
+        return _fail(_os_error(exc), EXIT_FAILED)
+    except Exception as exc:
+        if os.environ.get("SPEECHREST_DEBUG"):
+            raise
+        message = f"unexpected error: {type(exc).__name__}: {one_line(exc)}"
+        return _fail(f"{message} (set SPEECHREST_DEBUG=1 to see where)", EXIT_FAILED)
     return status if isinstance(status, int) else EXIT_OK
+
+
+def _fail(message: str, status: int, where: str = "speechrest") -> int:
+    click.echo(f"{where}: {message}", err=True)
+    return status
+
+
+def _os_error(exc: OSError) -> str:
+    """``cannot write subs/a.srt: Permission denied``, from any OSError."""
+    if exc.filename is None or exc.strerror is None:
+        return one_line(exc)
+    target = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+    return f"{target}: {exc.strerror}"
 
 
 def run_async(func: Callable[..., Any], *args: Any) -> Any:

@@ -22,10 +22,13 @@ from ._app import (
     is_tty,
     one_line,
     open_target,
+    out_folder,
+    remote_connection_options,
     run_async,
     take_connection,
 )
 from ._output import FORMATS, Sink, dumps
+from ._storage import submit_files_command
 from ._transcribe import PROFANITY, channels_option, recognition_options
 
 __all__ = ["batch"]
@@ -40,6 +43,7 @@ def _output_options(func: Any) -> Any:
     func = click.option(
         "--out",
         type=click.Path(file_okay=False, path_type=Path),
+        callback=out_folder,
         help="Write one file per input (per channel for subtitles) into this folder.",
     )(func)
     return click.option(
@@ -53,8 +57,23 @@ def _output_options(func: Any) -> Any:
 
 
 @batch.command()
-@click.argument("sources", nargs=-1, metavar="URL...")
-@click.option("--container", metavar="URL", help="A blob container SAS URL instead of URLs.")
+@click.argument("sources", nargs=-1, metavar="URL|FILE|FOLDER...")
+@click.option(
+    "--container",
+    metavar="URL|NAME",
+    help="With local files: the blob container to upload them to (a URL with a SAS allowing "
+    "rlw, or a container name with AZURE_STORAGE_CONNECTION_STRING). Alone: a container "
+    "SAS URL (rl) whose blobs to transcribe.",
+)
+@click.option(
+    "--destination",
+    metavar="URL|NAME",
+    help="A blob container the service writes the results to (SAS allowing rw).",
+)
+@click.option("--prefix", metavar="PATH/", help="Blob name prefix for uploaded files.")
+@click.option(
+    "--delete-uploaded", is_flag=True, help="Delete the uploaded audio once the jobs ended."
+)
 @click.option("--locale", default="en-US", show_default=True, help="Locale of the audio.")
 @click.option("--name", "display_name", help="Display name of the job.")
 @click.option("--diarize", is_flag=True, help="Tell speakers apart.")
@@ -77,41 +96,34 @@ def submit(**kwargs: Any) -> int:
     """Submit a batch transcription job and print its id.
 
     URL... are audio URLs the service can read (SAS URLs for private blobs), or give
-    --container. With --local, local audio files may be given too: the emulator serves
+    --container. Local files and folders (their audio files) given with --container are
+    uploaded to that container first (already uploaded files are skipped), in jobs of up to
+    1,000 files; with --wait their transcripts are written next to each input (or into
+    --out). With --local, local files may be given without a container: the emulator serves
     them. With --wait, waits for the job and prints its results as `batch results` does.
     """
     conn = take_connection(kwargs)
     sources: tuple[str, ...] = kwargs.pop("sources")
-    container = kwargs.pop("container")
-    if bool(sources) == bool(container):
-        raise click.UsageError("give audio URLs or --container URL (one of them)")
+    container = kwargs["container"]
+    local_files = [s for s in sources if "://" not in s]
+    upload = bool(local_files and container)
+    _check_sources(sources, local_files, container, upload, conn.local)
     if conn.local and not kwargs["then_wait"]:
         raise click.UsageError("a --local job lives only as long as the command: add --wait")
-    local_files = [s for s in sources if "://" not in s]
-    if local_files and not conn.local:
-        raise click.UsageError(
-            f"{local_files[0]} is not a URL: batch transcription reads audio from URLs "
-            "(use `speechrest transcribe` for local files, or --local to try the emulator)"
-        )
-    options: dict[str, Any] = {
-        "locale": kwargs["locale"],
-        "time_to_live_hours": kwargs["ttl_hours"],
-    }
-    if container:
-        options["content_container_url"] = container
-    for key, name in (("display_name", "display_name"), ("model", "model")):
-        if kwargs[key] is not None:
-            options[name] = kwargs[key]
-    options.update(recognition_options(kwargs))
-    if kwargs["words"]:
-        options["word_level_timestamps"] = True
-        options["display_form_word_level_timestamps"] = True
+    options = _submit_options(kwargs)
 
     async def go() -> int:
         async with open_target(conn) as target:
-            urls = [target.serve(s) if "://" not in s else s for s in sources]
+            if upload:
+                return await submit_files_command(target, local_files, kwargs, options)
+            served = {s: target.serve(s) for s in local_files}
+            urls = [served.get(s, s) for s in sources]
             if urls:
                 options["content_urls"] = urls
+            elif container:
+                options["content_container_url"] = container
+            if kwargs["destination"]:
+                options["destination_container_url"] = kwargs["destination"]
             job = await target.client.transcriptions.submit(**options)
             if not kwargs["then_wait"]:
                 click.echo(job.id)
@@ -120,15 +132,56 @@ def submit(**kwargs: Any) -> int:
             status = await _wait(target.client, [job.id], err=True)
             if status != EXIT_OK:
                 return status
-            return await _results(target.client, job.id, kwargs["fmt"], kwargs["out"])
+            labels = {_plain(url): path for path, url in served.items()}
+            return await _results(target.client, job.id, kwargs["fmt"], kwargs["out"], labels)
 
     result: int = run_async(go)
     return result
 
 
+def _check_sources(
+    sources: tuple[str, ...],
+    local_files: list[str],
+    container: str | None,
+    upload: bool,
+    local: bool,
+) -> None:
+    if not sources and not container:
+        raise click.UsageError("give audio URLs, local files with --container, or --container")
+    if upload and len(local_files) != len(sources):
+        raise click.UsageError("give local files or URLs with --container, not both")
+    if sources and container and not upload:
+        raise click.UsageError("give audio URLs or --container URL (one of them)")
+    if local_files and not upload and not local:
+        raise click.UsageError(
+            f"{local_files[0]} is not a URL: give --container to upload local files to Blob "
+            "Storage (use `speechrest transcribe` for fast transcription, or --local to try "
+            "the emulator)"
+        )
+
+
+def _submit_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "locale": kwargs["locale"],
+        "time_to_live_hours": kwargs["ttl_hours"],
+    }
+    for key in ("display_name", "model"):
+        if kwargs[key] is not None:
+            options[key] = kwargs[key]
+    options.update(recognition_options(kwargs))
+    if kwargs["words"]:
+        options["word_level_timestamps"] = True
+        options["display_form_word_level_timestamps"] = True
+    return options
+
+
+def _plain(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
 @batch.command()
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@connection_options
+@remote_connection_options
 def wait(**kwargs: Any) -> int:
     """Wait until jobs end; print "ID<TAB>STATUS" for each as it ends.
 
@@ -148,7 +201,7 @@ def wait(**kwargs: Any) -> int:
 @batch.command()
 @click.argument("job_id", metavar="ID")
 @_output_options
-@connection_options
+@remote_connection_options
 def results(**kwargs: Any) -> int:
     """Download and print the results of a finished job, one per input.
 
@@ -168,7 +221,7 @@ def results(**kwargs: Any) -> int:
 @click.option("--filter", "filter_", metavar="EXPR", help="e.g. \"status eq 'Running'\".")
 @click.option("--top", type=click.IntRange(1), metavar="N", help="List at most N jobs.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document per job.")
-@connection_options
+@remote_connection_options
 def list_(**kwargs: Any) -> int:
     """List batch transcription jobs (a table on a terminal, tab-separated otherwise)."""
     conn = take_connection(kwargs)
@@ -200,7 +253,7 @@ def list_(**kwargs: Any) -> int:
 
 @batch.command()
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
-@connection_options
+@remote_connection_options
 def delete(**kwargs: Any) -> int:
     """Delete jobs and their results (a job that has not ended cannot be deleted)."""
     conn = take_connection(kwargs)
@@ -273,17 +326,28 @@ async def _wait(client: SpeechClient, ids: list[str], *, err: bool = False) -> i
     return EXIT_FAILED if failed else EXIT_OK
 
 
-async def _results(client: SpeechClient, job_id: str, fmt: str, out: Path | None) -> int:
-    """Print or write each result of a job, then report the inputs that failed."""
+async def _results(
+    client: SpeechClient,
+    job_id: str,
+    fmt: str,
+    out: Path | None,
+    labels: dict[str, str] | None = None,
+) -> int:
+    """Print or write each result of a job, then report the inputs that failed. ``labels``
+    names inputs (local files the emulator serves) by their URL without the query."""
+    labels = labels or {}
+
+    def label(url: str) -> str:
+        return labels.get(_plain(url)) or redact_url(url)
+
     report = await client.transcriptions.report(job_id)
     count = len(report.details) if report is not None else 2
     sink = Sink(fmt, out, many=count > 1, pretty=is_tty(sys.stdout))
     async for result in client.transcriptions.results(job_id):
-        sink.result(redact_url(result.source), result)
+        sink.result(label(result.source), result)
     failures = report.failed if report is not None else []
     for detail in failures:
-        label = redact_url(detail.input_url or "(unknown input)")
         message = ": ".join(m for m in (detail.error_kind, detail.error_message) if m)
         error = {"type": detail.error_kind, "message": detail.error_message}
-        sink.failure(label, message or "failed", error)
+        sink.failure(label(detail.input_url or "(unknown input)"), message or "failed", error)
     return EXIT_FAILED if failures else EXIT_OK

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
 
 import anyio
 import click
+from yarl import URL
 
 if TYPE_CHECKING:
     from ..testing import Quotas
@@ -27,7 +29,12 @@ __all__ = ["emulator"]
     show_default=True,
     help="Port to listen on (0 picks a free one).",
 )
-@click.option("--key", metavar="KEY", help="The key clients must send (default: a random one).")
+@click.option(
+    "--key",
+    metavar="KEY",
+    callback=lambda ctx, param, value: _nonempty_key(value),
+    help="The key clients must send (default: a random one).",
+)
 @click.option(
     "--recognizer",
     type=click.Choice(["auto", "pocketsphinx", "deterministic"]),
@@ -35,6 +42,20 @@ __all__ = ["emulator"]
     show_default=True,
     help="What the emulator hears: real words with PocketSphinx (speechrest[local]), or "
     "the transcript embedded in the WAV (else made-up words). auto: PocketSphinx if installed.",
+)
+@click.option(
+    "--https",
+    is_flag=True,
+    help="Serve HTTPS with a certificate authority made for this run (speechrest[emulator]); "
+    "its certificate's path is printed as SPEECH_CA_CERT=... for clients to trust.",
+)
+@click.option(
+    "--token",
+    "tokens",
+    metavar="TOKEN",
+    multiple=True,
+    help="A bearer token clients may sign in with (Authorization: Bearer TOKEN), as with "
+    "Microsoft Entra ID; repeatable. Azure SDKs send tokens over HTTPS only: add --https.",
 )
 @click.option(
     "--quotas",
@@ -60,14 +81,16 @@ def emulator(
     port: int,
     key: str | None,
     recognizer: str,
+    https: bool,
+    tokens: tuple[str, ...],
     documented_quotas: bool,
     fast_quota: str | None,
     rest_quota: str | None,
 ) -> int:
     """Serve the Speech to text API emulator until interrupted (Ctrl+C).
 
-    It prints the endpoint and key as SPEECH_ENDPOINT=... and SPEECH_KEY=... lines, ready
-    for the environment of the program under test.
+    It prints the endpoint and key as SPEECH_ENDPOINT=... and SPEECH_KEY=... lines (with
+    --https also SPEECH_CA_CERT=...), ready for the environment of the program under test.
     """
     from ..testing import (
         DeterministicRecognizer,
@@ -85,12 +108,22 @@ def emulator(
     }[recognizer]
     try:
         hears = chosen()
+        if https:
+            _needs_trustme()
     except ImportError as exc:
         raise click.UsageError(str(exc)) from None
 
+    _log_to_stderr()
+
     async def serve() -> None:
         async with SpeechEmulator(
-            host=host, port=port, key=key, recognizer=hears, quotas=quotas
+            host=host,
+            port=port,
+            key=key,
+            recognizer=hears,
+            https=https,
+            tokens=tokens,
+            quotas=quotas,
         ) as emu:
             name = type(hears).__name__
             click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
@@ -98,6 +131,21 @@ def emulator(
                 click.echo(f"speechrest emulator: throttling at {quotas}")
             click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
             click.echo(f"SPEECH_KEY={emu.key}")
+            if emu.ca_cert is not None:
+                click.echo(f"SPEECH_CA_CERT={emu.ca_cert}")
+                click.echo(
+                    "Trust that certificate in clients (e.g. SSL_CERT_FILE or "
+                    "REQUESTS_CA_BUNDLE, connection_verify= in Azure SDKs); it is deleted "
+                    "when the emulator stops.",
+                    err=True,
+                )
+            loopback = URL(emu.endpoint).host
+            if loopback != host.strip("[]"):  # listening on every interface
+                click.echo(
+                    f"Listening on every interface ({host}): from another machine, use this "
+                    f"machine's address instead of {loopback}.",
+                    err=True,
+                )
             click.echo("Press Ctrl+C to stop.", err=True)
             await _until_stopped()
 
@@ -129,6 +177,29 @@ def _quotas(documented: bool, fast: str | None, rest: str | None) -> Quotas | No
     return Quotas(
         fast=parse(fast, "--fast-quota", FAST_QUOTA), rest=parse(rest, "--rest-quota", REST_QUOTA)
     )
+
+
+def _log_to_stderr() -> None:
+    """The emulator's log (a request its client cut short, ...) as lines on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("speechrest emulator: %(message)s"))
+    log = logging.getLogger("speechrest.emulator")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def _nonempty_key(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("the key must not be empty (omit --key for a random one)")
+    return value
+
+
+def _needs_trustme() -> None:
+    """Fail before serving when --https cannot be honoured."""
+    import importlib.util
+
+    if importlib.util.find_spec("trustme") is None:
+        raise ImportError("--https needs trustme: pip install 'speechrest[emulator]'")
 
 
 async def _until_stopped() -> None:

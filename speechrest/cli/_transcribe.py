@@ -32,6 +32,7 @@ from ._app import (
     is_tty,
     one_line,
     open_target,
+    out_folder,
     run_async,
     take_connection,
 )
@@ -119,6 +120,7 @@ def channels_option(
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     help="Write one file per input (per channel for subtitles) into this folder.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

@@ -22,8 +22,10 @@ from ..types import (
     Dataset,
     DatasetKind,
     DatasetLocales,
+    DatasetProperties,
     DatasetUpdate,
     File,
+    TextNormalizationKind,
     UploadedBlocks,
 )
 from ._base import AsyncPager
@@ -67,7 +69,11 @@ class Datasets(EntityResource):
         description: str | None,
         project: EntityRef | None,
         custom_properties: dict[str, str] | None,
+        text_normalization_kind: TextNormalizationKind | str | None,
     ) -> Dataset:
+        normalization = check.optional(
+            check.enum, text_normalization_kind, TextNormalizationKind, "text_normalization_kind"
+        )
         return Dataset(
             display_name=check.name(display_name),
             locale=check.locale(locale),
@@ -76,6 +82,9 @@ class Datasets(EntityResource):
             description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
             custom_properties=check.optional(check.custom_properties, custom_properties),
+            properties=None
+            if normalization is None
+            else DatasetProperties(text_normalization_kind=normalization),
         )
 
     async def create(
@@ -88,14 +97,24 @@ class Datasets(EntityResource):
         description: str | None = None,
         project: EntityRef | None = None,
         custom_properties: dict[str, str] | None = None,
+        text_normalization_kind: TextNormalizationKind | str | None = None,
     ) -> Dataset:
         """Create a dataset (``Datasets_Create``).
 
         With ``content_url`` the service imports the data from there; then ``wait()`` for
         it. Without, the dataset waits for a block upload: :meth:`upload` does it all.
+        ``text_normalization_kind="None"`` tells the service that the text is normalized
+        already ("2 to 3" is left as it is, not spelled out).
         """
         body = self._definition(
-            display_name, locale, kind, content_url, description, project, custom_properties
+            display_name,
+            locale,
+            kind,
+            content_url,
+            description,
+            project,
+            custom_properties,
+            text_normalization_kind,
         )
         return await self._create(body, Dataset, "Datasets_Create")
 
@@ -109,6 +128,7 @@ class Datasets(EntityResource):
         description: str | None = None,
         project: EntityRef | None = None,
         custom_properties: dict[str, str] | None = None,
+        text_normalization_kind: TextNormalizationKind | str | None = None,
         block_size: int = MAX_BLOCK_SIZE,
         concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
         on_progress: Callable[[int], object] | None = None,
@@ -119,11 +139,19 @@ class Datasets(EntityResource):
         each block of at most ``block_size`` bytes (8 MiB, the service's limit, by default;
         ``concurrency`` blocks at a time, each streamed from disk and retried on transient
         failures) and ``Datasets_CommitBlocks``. ``on_progress`` is called with the number
-        of bytes uploaded so far after each block. If the upload fails, the dataset is
+        of bytes uploaded so far after each block. ``text_normalization_kind`` is as for
+        :meth:`create`. If the upload fails, the dataset is
         deleted again. Returns the dataset, which then processes: ``wait()`` for it.
         """
         body = self._definition(
-            display_name, locale, kind, None, description, project, custom_properties
+            display_name,
+            locale,
+            kind,
+            None,
+            description,
+            project,
+            custom_properties,
+            text_normalization_kind,
         )
         blocks = file_blocks(path, block_size)
         check.positive(concurrency, "concurrency")

@@ -42,12 +42,16 @@ class Evaluations(EntityResource):
         description: str | None = None,
         project: EntityRef | None = None,
         custom_properties: dict[str, str] | None = None,
+        transcription1: EntityRef | None = None,
+        transcription2: EntityRef | None = None,
     ) -> Evaluation:
         """Evaluate ``model1`` and ``model2`` on ``dataset`` (``Evaluations_Create``); then
         ``wait()`` for the figures.
 
         Models are a custom model's id, or any model's URL or object (pass a base model as
-        its object or URL); the dataset is an id, URL or object.
+        its object or URL); the dataset is an id, URL or object. ``transcription1`` and
+        ``transcription2`` (an id, URL or object) name finished batch transcriptions of the
+        dataset's audio made with each model, to be scored instead of transcribing anew.
         """
         body = Evaluation(
             model1=self._ref(model1, "model1", "/models"),
@@ -58,6 +62,8 @@ class Evaluations(EntityResource):
             description=check.optional(check.text, description, "description"),
             project=self._opt_ref(project, "project", "/projects"),
             custom_properties=check.optional(check.custom_properties, custom_properties),
+            transcription1=self._opt_ref(transcription1, "transcription1", "/transcriptions"),
+            transcription2=self._opt_ref(transcription2, "transcription2", "/transcriptions"),
         )
         return await self._create(body, Evaluation, "Evaluations_Create")
 

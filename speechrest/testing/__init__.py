@@ -19,13 +19,14 @@ from ._recognizer import (
     Recognizer,
     ScriptedRecognizer,
 )
-from ._state import EmulatorState, RequestRecord, Timing
+from ._state import DownloadLimits, EmulatorState, RequestRecord, ServiceLimits, Timing
 
 __all__ = [
     "FAST_QUOTA",
     "REST_QUOTA",
     "AudioInfo",
     "DeterministicRecognizer",
+    "DownloadLimits",
     "EmulatorState",
     "Fault",
     "FaultPlan",
@@ -40,6 +41,7 @@ __all__ = [
     "Recording",
     "RequestRecord",
     "ScriptedRecognizer",
+    "ServiceLimits",
     "SpeechEmulator",
     "Timing",
     "best_local_recognizer",

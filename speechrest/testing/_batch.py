@@ -4,45 +4,55 @@ Jobs are a :class:`Group` like every other entity (``state.stores.transcriptions
 generic routes serve, update, list and delete them and run their status lifecycle. A job
 waits ``timing.queue_delay`` as ``NotStarted``, runs at least ``timing.run_time``, then
 downloads each input over HTTP, transcribes it with ``state.recognizer`` and writes a
-result file per input plus ``report.json`` to the blob store, served with SAS-signed links.
-An input that cannot be read or decoded fails in the report; when every input fails, the
-job ``Failed``. A job cannot be deleted before it ends, and is deleted ``timeToLiveHours``
-after it ends (an hour lasts ``timing.time_to_live_scale`` seconds).
+result file per input plus ``report.json``. An input that cannot be read or decoded fails in
+the report; when every input fails, the job ``Failed``. A job cannot be deleted before it
+ends, and is deleted ``timeToLiveHours`` after it ends (an hour lasts
+``timing.time_to_live_scale`` seconds).
 
-Sources: ``contentUrls``; ``contentContainerUrl``, listed as blob storage lists a container
-(``GET <container>?restype=container&comp=list``, the first page of the XML listing); and
-``dataset``, which must name a dataset of the emulator and is transcribed from its
-``contentUrl``. ``destinationContainerUrl`` is accepted and echoed, but results are always
-kept in the emulator's blob store.
+Sources, read as the service reads Azure Blob Storage (plain GETs with the caller's SAS, within
+``state.download_limits``): ``contentUrls``; ``contentContainerUrl``, listed page by page
+(``GET <container>?restype=container&comp=list&maxresults=N&marker=...``, following
+``NextMarker`` to the end; at most ``container_blobs`` blobs); and ``dataset``, which must
+name a dataset of the emulator and is transcribed from its ``contentUrl``.
+
+Results are kept in the emulator's blob store and listed with SAS links; with
+``destinationContainerUrl`` they are written to that container instead (block blobs named
+``<job id>/<file name>``, written with the container's SAS), listed with plain blob URLs
+(no SAS, as the service lists them), and left there when the job is deleted.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import xml.etree.ElementTree as ET
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from yarl import URL
 
-from ._audio import AudioFormatError, probe_audio
+from ._audio import AudioFormatError, open_audio
 from ._batch_check import check_submission
 from ._batch_format import BadChannels, result_document
-from ._entities import TERMINAL, ApiError, handler, id_of, read_json, resolve_ref
-from ._entity_routes import Group, add_file
+from ._entities import (
+    SUBMIT_LOCALES,
+    TERMINAL,
+    TRANSCRIBE_LOCALES,
+    ApiError,
+    bad,
+    handler,
+    id_of,
+    read_json,
+    resolve_ref,
+)
+from ._entity_routes import Group, add_file, add_link
 from ._filter import FILTERABLE
-from ._spool import fetch_to_file
+from ._spool import fetch_bytes, fetch_to_file, put_blob
 from ._state import EmulatorState, get_state
 from ._stores import Entity
 
 __all__ = ["SUBMIT_LOCALES", "TRANSCRIBE_LOCALES", "TRANSCRIPTIONS", "register"]
 
-TRANSCRIBE_LOCALES = ["de-DE", "en-GB", "en-IN", "en-US", "es-ES", "es-MX", "fr-FR", "it-IT"]
-TRANSCRIBE_LOCALES += ["ja-JP", "ko-KR", "pt-BR", "zh-CN"]
-SUBMIT_LOCALES = sorted({*TRANSCRIBE_LOCALES, "ar-AE", "da-DK", "el-GR", "fi-FI", "hi-IN"} | {
-    "nb-NO", "nl-NL", "pl-PL", "pt-PT", "ru-RU", "sv-SE", "tr-TR", "en-AU", "fr-CA",
-})  # fmt: skip
 _DEFAULT_PROPERTIES = {
     "wordLevelTimestampsEnabled": False,
     "displayFormWordLevelTimestampsEnabled": False,
@@ -97,9 +107,22 @@ async def _submit(request: web.Request) -> web.StreamResponse:
         "status": "NotStarted",
         "_contentUrls": body.get("contentUrls"),
         "_container": body.get("contentContainerUrl"),
-        "_dataset": None if dataset is None else str(dataset.get("contentUrl") or ""),
+        "_dataset": None if dataset is None else id_of(_audio_dataset(dataset)),
     }
     return await TRANSCRIPTIONS.create(state, job, _work)
+
+
+def _audio_dataset(dataset: Entity) -> Entity:
+    """A dataset a job can transcribe: processed audio (``AudioFiles`` or ``Acoustic``)."""
+    if dataset["kind"] not in ("AudioFiles", "Acoustic"):
+        raise bad(
+            f"A {dataset['kind']} dataset holds no audio to transcribe: give an AudioFiles "
+            "or Acoustic dataset.",
+            "InvalidDataset",
+        )
+    if dataset.get("status") != "Succeeded":
+        raise bad("The dataset is not processed yet, or it failed.", "InvalidDataset")
+    return dataset
 
 
 # -- the job's work --------------------------------------------------------------------------
@@ -119,11 +142,9 @@ async def _work(state: EmulatorState, job: Entity) -> dict[str, str] | None:
     failures: list[_InputFailed] = []
     try:
         inputs = await _inputs(state, job)
-    except Exception as exc:
+    except _InputFailed as exc:
         inputs = []
-        failures.append(
-            _InputFailed("InvalidRecordingsUri", f"The container cannot be listed: {exc}")
-        )
+        failures.append(exc)
     for source, download, name in inputs:
         try:
             results.append((name, await _transcribe(state, job, source, download)))
@@ -140,14 +161,15 @@ async def _work(state: EmulatorState, job: Entity) -> dict[str, str] | None:
             )
     if not results:
         return _job_error(failures, len(details))
-    for name, doc in results:
-        _store_file(state, job, name, "Transcription", doc)
     report = {
         "successfulTranscriptionsCount": len(results),
         "failedTranscriptionsCount": len(details) - len(results),
         "details": details,
     }
-    _store_file(state, job, "report.json", "TranscriptionReport", report)
+    files = [(name, "Transcription", doc) for name, doc in results]
+    error = await _store_files(state, job, [*files, ("report.json", "TranscriptionReport", report)])
+    if error is not None:
+        return error
     job["properties"]["durationMilliseconds"] = sum(
         doc["durationMilliseconds"] for _, doc in results
     )
@@ -161,9 +183,7 @@ def _job_error(failures: list[_InputFailed], inputs: int) -> dict[str, str]:
         if failures
         else _InputFailed("InvalidRecordingsUri", "There is no audio to transcribe.")
     )
-    code = (
-        "InvalidRecordingsUri" if failure.kind == "InvalidRecordingsUri" else "InvalidAudioFormat"
-    )
+    code = failure.kind  # a DetailedErrorCode of the Swagger, as each report's errorKind
     message = failure.message
     if inputs > 1:
         message = f"None of the {inputs} inputs could be transcribed: {message}"
@@ -175,43 +195,123 @@ async def _inputs(state: EmulatorState, job: Entity) -> list[tuple[str, str, str
     if job["_contentUrls"] is not None:
         return [(u, u, f"contenturl_{i}.json") for i, u in enumerate(job["_contentUrls"])]
     if job["_dataset"] is not None:
-        url = job["_dataset"]
-        return [(url, url, "dataset_0.json")] if url else []
-    container = URL(job["_container"])
-    listing = container.update_query({"restype": "container", "comp": "list"})
-    path = await fetch_to_file(str(listing), state)
-    try:
-        root = ET.fromstring(path.read_bytes())  # noqa: S314 - the caller's own test server
-    except ET.ParseError:
-        return []
-    finally:
-        path.unlink(missing_ok=True)
-    names = [el.text for el in root.iter("Name") if el.text]
-    base = container.with_path(container.path.rstrip("/"))
-    return [
-        (str(base / n), str((base / n).with_query(container.query)), f"{n}.json") for n in names
-    ]
+        dataset = state.stores.datasets.get(job["_dataset"])
+        if dataset is None:
+            raise _InputFailed("InvalidRecordingsUri", "The dataset has been deleted.")
+        return [
+            (url, url, f"{f['name']}.json")
+            for f in dataset.get("_files", [])
+            if f["kind"] == "Audio"
+            for url in [state.stores.blobs.sas_url(state.base_url, f["blob"])]
+        ]
+    return await _container_inputs(state, job["_container"])
+
+
+def _blob_urls(container: URL, name: str) -> tuple[str, str]:
+    """The URL of blob ``name`` of ``container``: plain, and with the container's SAS."""
+    plain = f"{str(container.with_query(None).with_fragment(None)).rstrip('/')}/"
+    plain += quote(name, safe="/")
+    sas = container.raw_query_string
+    return plain, f"{plain}?{sas}" if sas else plain
+
+
+def _listing_url(container: URL, page_size: int, marker: str) -> str:
+    plain = _blob_urls(container, "")[0].rstrip("/")
+    query = f"restype=container&comp=list&maxresults={page_size}"
+    if marker:
+        query += f"&marker={quote(marker, safe='')}"
+    sas = container.raw_query_string
+    return f"{plain}?{sas + '&' if sas else ''}{query}"
+
+
+async def _container_inputs(state: EmulatorState, url: str) -> list[tuple[str, str, str]]:
+    """The blobs of a ``contentContainerUrl``, every page of the listing."""
+    container = URL(url, encoded=True)
+    limits = state.download_limits
+    inputs: list[tuple[str, str, str]] = []
+    markers: set[str] = set()
+    marker = ""
+    while True:
+        try:
+            page = await fetch_bytes(
+                _listing_url(container, limits.container_page_size, marker),
+                state,
+                limit=limits.listing_page_bytes,
+                what="container listing",
+                code="InvalidRecordingsUri",
+            )
+            root = ET.fromstring(page)  # noqa: S314 - bounded; expat refuses entity expansion bombs
+        except (ApiError, ET.ParseError) as exc:
+            reason = exc.message if isinstance(exc, ApiError) else "the listing is not valid XML"
+            raise _InputFailed(
+                "InvalidRecordingsUri", f"The container cannot be listed: {reason}"
+            ) from None
+        for name in (blob.findtext("Name") for blob in root.iterfind("Blobs/Blob")):
+            if name:
+                plain, signed = _blob_urls(container, name)
+                inputs.append((plain, signed, f"{name}.json"))
+        if len(inputs) > limits.container_blobs:
+            raise _InputFailed(
+                "InvalidRecordingsUri",
+                f"The container holds more than {limits.container_blobs} blobs, the limit.",
+            )
+        marker = root.findtext("NextMarker") or ""
+        if not marker:
+            return inputs
+        if marker in markers:
+            raise _InputFailed("InvalidRecordingsUri", "The container listing repeats a page.")
+        markers.add(marker)
 
 
 async def _transcribe(state: EmulatorState, job: Entity, source: str, url: str) -> dict[str, Any]:
     """The result document of one input; raises _InputFailed."""
     try:
-        path = await fetch_to_file(url, state)
-    except Exception as exc:
-        raise _InputFailed("InvalidRecordingsUri", str(exc)) from None
+        path = await fetch_to_file(url, state, limit=state.download_limits.batch_file_bytes)
+    except ApiError as exc:
+        raise _InputFailed("InvalidRecordingsUri", exc.message) from None
     try:
-        audio = probe_audio(path, url.split("?", 1)[0])
-        return await asyncio.to_thread(result_document, state, job, audio, source)
+        async with open_audio(
+            path,
+            url.split("?", 1)[0],
+            spool_dir=state.spool_dir,
+            max_duration_ms=_longest(state, job),
+        ) as audio:
+            return await result_document(state, job, audio, source)
     except AudioFormatError as exc:
         raise _InputFailed(exc.code, exc.message) from None
     except BadChannels as exc:
-        raise _InputFailed("InvalidChannelSpecification", str(exc)) from None
+        raise _InputFailed(exc.code, str(exc)) from None
     finally:
         path.unlink(missing_ok=True)
 
 
-def _store_file(
-    state: EmulatorState, job: Entity, name: str, kind: str, doc: dict[str, Any]
-) -> None:
-    data = json.dumps(doc, separators=(",", ":")).encode()
-    add_file(state, TRANSCRIPTIONS.name, job, name, kind, data)
+def _longest(state: EmulatorState, job: Entity) -> int | None:
+    """The longest audio the job may transcribe: 240 minutes with diarization (Learn,
+    batch-transcription-create), else no documented limit."""
+    diarization = job["properties"].get("diarization") or {}
+    if diarization.get("enabled"):
+        return state.limits.batch_diarization_duration_ms
+    return state.limits.batch_duration_ms
+
+
+async def _store_files(
+    state: EmulatorState, job: Entity, files: list[tuple[str, str, dict[str, Any]]]
+) -> dict[str, str] | None:
+    """Keep the job's files (name, kind, document): in the emulator's blob store, or in the
+    ``destinationContainerUrl``; the job's error when they cannot be written there."""
+    destination = job["properties"].get("destinationContainerUrl")
+    for name, kind, doc in files:
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        if destination is None:
+            add_file(state, TRANSCRIPTIONS.name, job, name, kind, data)
+            continue
+        plain, signed = _blob_urls(URL(destination, encoded=True), f"{id_of(job)}/{name}")
+        problem = await put_blob(signed, data, "application/json", state.outbound_ssl)
+        if problem is not None:
+            return {
+                "code": "InvalidDestinationContainer",
+                "message": f"The results cannot be written to destinationContainerUrl "
+                f"({problem}): its SAS must be a container SAS that allows writing (w).",
+            }
+        add_link(job, name, kind, plain, len(data))
+    return None

@@ -14,7 +14,6 @@ from ._state import EmulatorState
 
 __all__ = ["check_submission"]
 
-MAX_URLS = 1000
 _PUNCTUATION_MODES = ("None", "Dictated", "Automatic", "DictatedAndAutomatic")
 _LID_MODES = ("Continuous", "Single")
 _FIELDS = (
@@ -45,7 +44,7 @@ def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_sources(body: dict[str, Any]) -> None:
+def _check_sources(state: EmulatorState, body: dict[str, Any]) -> None:
     given = [
         k for k in ("contentUrls", "contentContainerUrl", "dataset") if body.get(k) is not None
     ]
@@ -58,9 +57,10 @@ def _check_sources(body: dict[str, Any]) -> None:
     if urls is not None:
         if not isinstance(urls, list) or not urls:
             raise bad("contentUrls must be a non-empty array of URLs.", "InvalidRecordingsUri")
-        if len(urls) > MAX_URLS:
+        most = state.limits.batch_content_urls
+        if len(urls) > most:
             raise bad(
-                f"At most {MAX_URLS} content URLs are allowed; got {len(urls)}.",
+                f"At most {most} content URLs are allowed; got {len(urls)}.",
                 "ExceededNumberOfRecordingsUris",
             )
         if not all(_is_url(u) for u in urls):
@@ -113,9 +113,17 @@ def _check_language_identification(
         return
     if not isinstance(lid, dict):
         raise bad("languageIdentification must be an object.")
-    mode = lid.get("mode") or "Continuous"
-    if mode not in _LID_MODES:
+    # The Swagger marks the enum "modelAsString"; every Microsoft example writes "Single" or
+    # "Continuous", and how the service treats other cases is not documented. ASP.NET's enum
+    # converters read names case-insensitively, so "single" is taken, and echoed as "Single".
+    mode = next(
+        (m for m in _LID_MODES if str(lid.get("mode") or "Continuous").lower() == m.lower()),
+        None,
+    )
+    if mode is None:
         raise bad(f"languageIdentification.mode must be one of {', '.join(_LID_MODES)}.")
+    if "mode" in lid:
+        lid["mode"] = mode
     candidates = lid.get("candidateLocales")
     if not isinstance(candidates, list) or not all(isinstance(c, str) for c in candidates):
         raise bad("languageIdentification.candidateLocales is required.")
@@ -137,7 +145,7 @@ def check_submission(state: EmulatorState, body: dict[str, Any], locales: Collec
     """Refuse a ``Transcriptions_Submit`` body as the service would; raise ``ApiError``.
     ``dataset`` is resolved by the caller, which needs it."""
     check_fields(body, _FIELDS, required=("displayName", "locale"), create=True, locales=locales)
-    _check_sources(body)
+    _check_sources(state, body)
     _check_properties(state, body.get("properties"), locales)
     check_project(state, body)
     if body.get("model") is not None:

@@ -6,10 +6,13 @@ phrase and word level, as the service does) and milliseconds.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
+import attrs
+
 from ._audio import AudioInfo
-from ._recognizer import RecognizedPhrase, filter_profanity, words_of
+from ._recognizer import RecognizedPhrase, filter_profanity, speaker_of, words_of
 from ._state import EmulatorState, now_iso
 
 __all__ = ["BadChannels", "iso_duration", "result_document"]
@@ -19,7 +22,11 @@ _PUNCTUATION = ".,!?;:"
 
 
 class BadChannels(Exception):
-    """None of the requested channels exists in the audio."""
+    """The requested channels cannot be transcribed; ``code`` is the report's error kind."""
+
+    def __init__(self, message: str, code: str = "InvalidChannelSpecification") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def iso_duration(ms: int) -> str:
@@ -77,32 +84,53 @@ def _nbest(
     return best
 
 
-def result_document(
-    state: EmulatorState, entity: dict[str, Any], audio: AudioInfo, source: str
-) -> dict[str, Any]:
-    """The result file of one input transcribed under the job ``entity``."""
-    props: dict[str, Any] = entity["properties"]
+def _channels(props: dict[str, Any], audio: AudioInfo, diarized: bool) -> list[int]:
+    """The requested channels the audio has ("Channels 0 and 1 are transcribed by default";
+    mono audio has channel 0 only)."""
     wanted = [c for c in props.get("channels") or [0, 1] if c < audio.channels]
     if not wanted:
         raise BadChannels(
             f"The audio has {audio.channels} channel(s); none of the channels "
             f"{props.get('channels')} exists."
         )
-    lid = props.get("languageIdentification")
-    locales = list(lid["candidateLocales"]) if lid else [entity["locale"]]
+    if diarized and len(wanted) > 1:
+        # Learn (batch-transcription-create, diarization): "expected to be a mono channel that
+        # contains multiple voices. The feature isn't available with stereo recordings." Users
+        # of the live service report such files as failed (cognitive-services-speech-sdk#1109).
+        raise BadChannels(
+            "Diarization is not available for stereo audio: transcribe one channel "
+            "(properties.channels: [0]) or send mono audio.",
+            "BadChannelConfiguration",
+        )
+    return wanted
+
+
+async def result_document(
+    state: EmulatorState, entity: dict[str, Any], audio: AudioInfo, source: str
+) -> dict[str, Any]:
+    """The result file of one input transcribed under the job ``entity``."""
+    props: dict[str, Any] = entity["properties"]
     dia = props.get("diarization") or {}
     speakers = (dia.get("maxSpeakers") or 2) if dia.get("enabled") else None
+    wanted = _channels(props, audio, speakers is not None)
+    lid = props.get("languageIdentification")
+    locales = list(lid["candidateLocales"]) if lid else [entity["locale"]]
     profanity = props.get("profanityFilterMode") or "Masked"
     punctuation = props.get("punctuationMode") or "DictatedAndAutomatic"
 
     phrases: list[dict[str, Any]] = []
     combined: dict[int, list[dict[str, Any]]] = {c: [] for c in wanted}
-    heard = [p for p in state.recognizer.recognize(audio, locales) if p.channel in wanted]
+    heard = [p for p in await state.recognize(audio, locales) if p.channel in wanted]
+    if heard and lid and lid.get("mode") == "Single":
+        # Single: one language for the whole file; Continuous: each phrase its own.
+        main = collections.Counter(p.locale for p in heard).most_common(1)[0][0]
+        heard = [attrs.evolve(p, locale=main) for p in heard]
     for i, p in enumerate(heard):
         best = _nbest(p, props, profanity, punctuation)
         phrase: dict[str, Any] = {"recognitionStatus": "Success", "channel": p.channel}
         if speakers:
-            phrase["speaker"] = p.speaker if p.speaker is not None else (i % speakers) + 1
+            # Batch results number speakers from 1 (every Learn example: "speaker": 1, 2).
+            phrase["speaker"] = speaker_of(p, i, speakers) + 1
         phrase |= _times(p.offset_ms, p.duration_ms)
         phrase["nBest"] = [best]
         if lid:

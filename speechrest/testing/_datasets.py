@@ -30,11 +30,12 @@ from ._entities import (
     handler,
     id_of,
     read_json,
+    retry_after,
 )
 from ._entity_routes import Group, add_file
 from ._filter import FILTERABLE
 from ._spool import CHUNK, fetch_to_file, open_spool
-from ._state import EmulatorState, get_state, json_response
+from ._state import EmulatorState, ServiceLimits, get_state, json_response
 from ._stores import Entity
 
 __all__ = ["MAX_BLOCK_BYTES", "register"]
@@ -136,9 +137,12 @@ async def _create(request: web.Request) -> web.StreamResponse:
     url = body.get("contentUrl")
     if url is not None and not url.startswith(("http://", "https://")):
         raise bad("contentUrl must be an http(s) URL.", "InvalidDataset")
+    normalization = _normalization(body.get("properties"))
     check_project(state, body)
     entity = GROUP.new_entity(state, body)
     entity["kind"] = kind
+    if normalization is not None:
+        entity["properties"] = {"textNormalizationKind": normalization}
     entity_id = id_of(entity)
     links = {"files": state.url(f"/datasets/{entity_id}/files")}
     if url is None:
@@ -155,6 +159,20 @@ async def _create(request: web.Request) -> web.StreamResponse:
     return await GROUP.create(state, entity, None if url is None else _process)
 
 
+_NORMALIZATIONS = ("Default", "None")
+
+
+def _normalization(properties: Any) -> str | None:
+    """``properties.textNormalizationKind``, the one property a dataset is created with
+    (the Swagger: ``DatasetProperties``; the others are read-only)."""
+    if properties is None:
+        return None
+    value = properties.get("textNormalizationKind") if isinstance(properties, dict) else None
+    if not isinstance(properties, dict) or (value is not None and value not in _NORMALIZATIONS):
+        raise bad("properties.textNormalizationKind must be Default or None.")
+    return value
+
+
 def _block_entity(request: web.Request) -> tuple[EmulatorState, Entity]:
     state, entity = GROUP.entity(request)
     if "_blocks" not in entity:
@@ -167,13 +185,14 @@ def _block_entity(request: web.Request) -> tuple[EmulatorState, Entity]:
 
 
 async def _get_blocks(request: web.Request) -> web.StreamResponse:
-    _, entity = GROUP.entity(request)
+    state, entity = GROUP.entity(request)
     blocks = entity.get("_blocks", {})
     body = {
         "committedBlocks": entity.get("_committed", []),
         "uncommittedBlocks": [{"name": k, "size": p.stat().st_size} for k, p in blocks.items()],
     }
-    return json_response(body)
+    # The Swagger declares Retry-After on Datasets_GetBlocks, as on the other GETs.
+    return json_response(body, headers=retry_after(state, [entity]))
 
 
 async def _upload_block(request: web.Request) -> web.StreamResponse:
@@ -248,11 +267,20 @@ async def _process(state: EmulatorState, entity: Entity) -> dict[str, str] | Non
     source = entity.get("_source")
     if source is None:
         try:
-            source = await fetch_to_file(entity["contentUrl"], state, code="InvalidDataset")
+            source = await fetch_to_file(
+                entity["contentUrl"],
+                state,
+                limit=state.download_limits.dataset_bytes,
+                code="InvalidDataset",
+                what="dataset",
+            )
         except Exception as exc:
             return {"code": "DataImportFailed", "message": f"The contentUrl cannot be read: {exc}"}
         entity["_source"] = source
-    result = await asyncio.to_thread(_analyze, entity["kind"], source)
+    requested = (entity.get("properties") or {}).get("textNormalizationKind")
+    result = await asyncio.to_thread(_analyze, entity["kind"], source, state.limits)
+    if requested is not None or entity["kind"] in _NORMALIZED:
+        result.normalization = requested or "Default"
     entity["properties"] = result.properties
     if result.error is not None:
         return {"code": "DataImportFailed", "message": result.error}
@@ -266,12 +294,18 @@ async def _process(state: EmulatorState, entity: Entity) -> dict[str, str] | Non
     return None
 
 
+_NORMALIZED = ("Language", "Acoustic")
+"""The kinds whose text the service normalizes by default (the create example of an
+Acoustic dataset answers ``"textNormalizationKind": "Default"``)."""
+
+
 class _Result:
     def __init__(self) -> None:
         self.accepted = 0
         self.rejected: list[dict[str, Any]] = []
         self.duration_ms: int | None = None
         self.utterances: list[dict[str, Any]] = []
+        """Acoustic data: ``{"name": audio file name, "text": its transcript}``."""
         self.audio: list[tuple[str, bytes]] = []
         self.error: str | None = None
         self.normalization: str | None = None
@@ -293,10 +327,10 @@ class _Result:
         return json.dumps(body, indent=2).encode()
 
 
-def _analyze(kind: str, path: Path) -> _Result:
+def _analyze(kind: str, path: Path, limits: ServiceLimits) -> _Result:
     result = _Result()
     if kind in ("Acoustic", "AudioFiles"):
-        _analyze_archive(kind, path, result)
+        _analyze_archive(kind, path, result, limits)
     else:
         _analyze_text(kind, path, result)
     if result.error is None and result.accepted == 0:
@@ -310,8 +344,6 @@ def _analyze_text(kind: str, path: Path, result: _Result) -> None:
     except UnicodeDecodeError:
         result.error = "The text is not UTF-8 encoded (UTF-8 with BOM is recommended)."
         return
-    if kind == "Language":
-        result.normalization = "Default"
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -328,15 +360,33 @@ def _analyze_text(kind: str, path: Path, result: _Result) -> None:
             result.rejected.append({"line": number, "reason": reason})
 
 
-def _wav_ms(data: bytes) -> int | None:
+def _wav_ms(data: bytes, limits: ServiceLimits) -> int | str:
+    """The duration of one dataset audio file, or why it is rejected. Learn ("Training and
+    testing datasets", audio data): "File format RIFF (WAV) | Sample rate 8,000 Hz or 16,000
+    Hz | Channels 1 (mono) | Maximum length per audio Two hours (testing) | Sample format PCM,
+    16-bit"."""
     try:
         with wave.open(io.BytesIO(data)) as w:
-            return int(w.getnframes() * 1000 // w.getframerate())
-    except (wave.Error, EOFError, ZeroDivisionError):
-        return None
+            rate, channels, width, frames = (
+                w.getframerate(),
+                w.getnchannels(),
+                w.getsampwidth(),
+                w.getnframes(),
+            )
+    except (wave.Error, EOFError):
+        return "not a PCM WAV file"
+    if rate not in (8000, 16000) or channels != 1 or width != 2:
+        return (
+            f"must be 16-bit PCM mono at 8 or 16 kHz (is {width * 8}-bit, {channels} ch, {rate} Hz)"
+        )
+    ms: int = frames * 1000 // rate
+    limit = limits.dataset_audio_duration_ms
+    if limit is not None and ms > limit:
+        return f"longer than {limit // 60000} minutes"
+    return ms
 
 
-def _analyze_archive(kind: str, path: Path, result: _Result) -> None:
+def _analyze_archive(kind: str, path: Path, result: _Result, limits: ServiceLimits) -> None:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -344,31 +394,33 @@ def _analyze_archive(kind: str, path: Path, result: _Result) -> None:
         return
     with archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
-        durations = {
-            Path(n).name: _wav_ms(archive.read(n)) for n in names if n.lower().endswith(".wav")
-        }
-        result.duration_ms = 0
-        if kind == "AudioFiles":
-            for name in (n for n in names if n.lower().endswith(".wav")):
-                ms = durations[Path(name).name]
-                if ms is None:
-                    result.rejected.append({"file": name, "reason": "not a PCM WAV file"})
-                    continue
-                result.accepted += 1
-                result.duration_ms += ms
-                result.audio.append((Path(name).name, archive.read(name)))
+        if len(names) > limits.dataset_archive_files:
+            result.error = f"The archive holds more than {limits.dataset_archive_files} files."
             return
-        result.normalization = "Default"
+        audio = {Path(n).name: archive.read(n) for n in names if n.lower().endswith(".wav")}
         transcripts = [n for n in names if n.lower().endswith(".txt")]
         lines = archive.read(transcripts[0]).decode("utf-8-sig", "replace") if transcripts else ""
+    durations = {name: _wav_ms(data, limits) for name, data in audio.items()}
+    result.duration_ms = 0
+    if kind == "AudioFiles":
+        for name, ms in durations.items():
+            if isinstance(ms, str):
+                result.rejected.append({"file": name, "reason": ms})
+                continue
+            result.accepted += 1
+            result.duration_ms += ms
+            result.audio.append((name, audio[name]))
+        return
     for number, line in enumerate(lines.splitlines(), 1):
-        name, _, text = line.partition("\t")
-        ms = durations.get(name.strip())
+        name, _, text = (part.strip() for part in line.partition("\t"))
         if not line.strip():
             continue
-        if ms is None or not text.strip():
-            result.rejected.append({"line": number, "reason": "no such WAV file, or no text"})
+        found = durations.get(name)
+        if not isinstance(found, int) or not text:
+            reason = found if isinstance(found, str) else "no such WAV file, or no text"
+            result.rejected.append({"line": number, "reason": reason})
             continue
         result.accepted += 1
-        result.duration_ms += ms
-        result.utterances.append({"name": name.strip(), "words": len(text.split())})
+        result.duration_ms += found
+        result.utterances.append({"name": name, "text": text})
+        result.audio.append((name, audio[name]))

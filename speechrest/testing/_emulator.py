@@ -7,13 +7,18 @@ import asyncio
 import collections
 import os
 import secrets
+import ssl
+import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Self
 
+import anyio
+import anyio.to_thread
 from aiohttp import web
 
+from .._checks import on_asyncio
 from . import (
     _batch,
     _blobs,
@@ -29,17 +34,28 @@ from ._faults import FaultPlan
 from ._quota import Quotas
 from ._recognizer import Recognizer
 from ._state import (
+    API_VERSION,
+    REQUEST_VERSION,
+    RETIRED_VERSIONS,
+    SERVED_VERSIONS,
     STATE_KEY,
+    DownloadLimits,
     EmulatorState,
     Handler,
     RequestRecord,
+    ServiceLimits,
     Timing,
     error_response,
     get_state,
     json_response,
+    log,
 )
+from ._tls import LocalCA, make_local_ca
 
 __all__ = ["SpeechEmulator", "build_app"]
+
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+"""Addresses that mean "every interface", and the loopback address clients use for each."""
 
 
 @web.middleware
@@ -59,6 +75,13 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         exc.headers["apim-request-id"] = request_id
         raise
+    except ConnectionResetError as exc:  # (aiohttp's client errors included)
+        # The client hung up (it cancelled, or timed out) before it was answered: one
+        # line, not a traceback; nobody reads the answer.
+        log.info(
+            "%s %s: the client hung up before the answer (%s)", request.method, request.path, exc
+        )
+        return web.Response(status=499, reason="Client Closed Request")
     response.headers["apim-request-id"] = request_id
     return response
 
@@ -68,6 +91,9 @@ async def _check_api(request: web.Request, handler: Handler) -> web.StreamRespon
     state = get_state(request)
     if not request.path.startswith("/speechtotext/"):
         return await handler(request)  # e.g. result blobs, which carry their own SAS token
+    retired = _retired(request.path)
+    if retired is not None:
+        return retired
     key = request.headers.get("Ocp-Apim-Subscription-Key")
     auth = request.headers.get("Authorization", "")
     token = auth[7:] if auth.startswith("Bearer ") else None
@@ -94,14 +120,38 @@ async def _check_api(request: web.Request, handler: Handler) -> web.StreamRespon
             "The api-version query parameter is required.",
             inner_code="InvalidParameterValue",
         )
-    if version != state.api_version:
+    if version not in _served(state):
         return error_response(
             400,
             "InvalidRequest",
-            f"The api-version '{version}' is not supported; use '{state.api_version}'.",
+            f"The api-version '{version}' is not supported; use one of "
+            f"{', '.join(_served(state))}.",
             inner_code="InvalidParameterValue",
         )
+    REQUEST_VERSION.set(version)
     return await handler(request)
+
+
+def _served(state: EmulatorState) -> tuple[str, ...]:
+    return (state.api_version, *(v for v in SERVED_VERSIONS if v != state.api_version))
+
+
+def _retired(path: str) -> web.Response | None:
+    """The answer to a path of a retired version (``/speechtotext/v3.2/...``): the service no
+    longer routes them, and its gateway answers 404 (the body is not documented)."""
+    version = path.split("/", 3)[2] if path.count("/") >= 2 else ""
+    if version not in RETIRED_VERSIONS:
+        return None
+    return json_response(
+        {
+            "error": {
+                "code": "404",
+                "message": f"Resource not found: Speech to text REST API {version} was retired "
+                f"on March 31, 2026; use /speechtotext/...?api-version={API_VERSION}.",
+            }
+        },
+        status=404,
+    )
 
 
 RouteRegistrar = Callable[[web.Application, EmulatorState], None]
@@ -148,12 +198,23 @@ class SpeechEmulator:
             async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
                 ...
 
-    ``key`` defaults to a random key; ``port=0`` picks a free port. ``recognizer`` decides
+    ``key`` defaults to a random key; ``port=0`` picks a free port. ``host`` is the address
+    to listen on: on all of them (``0.0.0.0`` or ``::``), :attr:`endpoint` and the links the
+    emulator hands out name the loopback address. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
     :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``quotas`` makes it
     throttle as the service does: ``Quotas()`` for the documented limits (600 fast
     transcriptions per minute, 100 other requests per 10 seconds), or your own (see
-    ``emulator.quotas``); by default nothing is metered.
+    ``emulator.quotas``); by default nothing is metered. ``download_limits``
+    bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits);
+    ``limits`` are the service's limits on audio and data (:class:`ServiceLimits`).
+
+    ``https=True`` serves HTTPS with a certificate authority made when the emulator starts
+    (the ``speechrest[emulator]`` extra): its certificate is written to ``ca_dir`` (by
+    default a temporary folder, removed on stop) as :attr:`ca_cert`; trust it in clients
+    (``SpeechClient(..., ssl=emulator.ssl_context())``, ``connection_verify=`` in Azure
+    SDKs). Clients sign in with the key, or with ``Authorization: Bearer <token>`` for any of
+    ``tokens`` (Microsoft Entra ID's header; Azure SDKs send tokens over HTTPS only).
     """
 
     def __init__(
@@ -168,10 +229,16 @@ class SpeechEmulator:
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
         quotas: Quotas | None = None,
+        download_limits: DownloadLimits | None = None,
+        limits: ServiceLimits | None = None,
+        https: bool = False,
+        ca_dir: str | Path | None = None,
     ) -> None:
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise ValueError("key must be a non-empty string (or None for a random key)")
         self.host = host
         self.port = port
-        self.key = key or "emu-" + secrets.token_hex(16)
+        self.key = key if key is not None else "emu-" + secrets.token_hex(16)
         self.state = EmulatorState(keys={self.key}, tokens=set(tokens))
         if recognizer is not None:
             self.state.recognizer = recognizer
@@ -179,6 +246,14 @@ class SpeechEmulator:
             self.state.timing = timing
         if spool_dir is not None:
             self.state.spool_dir = Path(spool_dir)
+        if download_limits is not None:
+            self.state.download_limits = download_limits
+        if limits is not None:
+            self.state.limits = limits
+        self.https = https
+        self._ca_dir = None if ca_dir is None else Path(ca_dir)
+        self._ca: LocalCA | None = None
+        self._temp_ca_dir: tempfile.TemporaryDirectory[str] | None = None
         self.faults = faults if faults is not None else FaultPlan()
         """The faults this emulator injects; add and clear rules at any time."""
         self.state.middlewares.append(self.faults.middleware)
@@ -194,6 +269,19 @@ class SpeechEmulator:
         if self._runner is None:
             raise RuntimeError("the emulator is not running: use `async with SpeechEmulator()`")
         return self.state.base_url
+
+    @property
+    def ca_cert(self) -> Path | None:
+        """The PEM certificate of the emulator's certificate authority (with ``https=True``,
+        once started), for clients to trust; else None."""
+        return None if self._ca is None else self._ca.cert_path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client SSL context that trusts the emulator's certificate authority (and the
+        system's), for ``SpeechClient(..., ssl=...)`` or aiohttp."""
+        if self._ca is None:
+            raise RuntimeError("the emulator serves HTTPS only with https=True, once started")
+        return self._ca.client_context()
 
     @property
     def requests(self) -> collections.deque[RequestRecord]:
@@ -244,23 +332,50 @@ class SpeechEmulator:
         return f"SpeechEmulator({where})"
 
     async def start(self) -> None:
+        """Start serving (``async with`` does it for you)."""
+        on_asyncio("SpeechEmulator")
         self.app = build_app(self.state)
         self._runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        server_ssl = self._start_tls()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=server_ssl)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self.port
         self.port = port
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        self.state.base_url = f"http://{host}:{port}"
+        host = _WILDCARDS.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
+        self.state.base_url = f"{'https' if server_ssl else 'http'}://{host}:{port}"
+
+    def _start_tls(self) -> ssl.SSLContext | None:
+        """A new certificate authority and the server's TLS context, with ``https=True``."""
+        if not self.https:
+            return None
+        directory = self._ca_dir
+        if directory is None:
+            self._temp_ca_dir = tempfile.TemporaryDirectory(prefix="speechrest-emulator-")
+            directory = Path(self._temp_ca_dir.name)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._ca = make_local_ca(self.host, directory)
+        # The emulator's own requests (downloads of the URLs it serves, web hooks) trust it.
+        self.state.outbound_ssl = self._ca.client_context()
+        return self._ca.server_context
 
     async def stop(self) -> None:
+        """Stop serving; background work (jobs, training) is cancelled, and a recognizer
+        with a ``close()`` method is closed (recognitions still running end at once)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            close = getattr(self.state.recognizer, "close", None)
+            if callable(close):
+                await anyio.to_thread.run_sync(close)
+        if self._temp_ca_dir is not None:
+            self._temp_ca_dir.cleanup()
+            self._temp_ca_dir = None
+            self._ca = None
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -22,8 +22,10 @@ from ._state import EmulatorState, Handler, error_response, now_iso
 from ._stores import Entity
 
 __all__ = [
+    "SUBMIT_LOCALES",
     "SUPPORTED_LOCALES",
     "TERMINAL",
+    "TRANSCRIBE_LOCALES",
     "ApiError",
     "bad",
     "check_fields",
@@ -63,6 +65,13 @@ SUPPORTED_LOCALES = (
     "zh-CN",
 )
 """Locales the emulated custom speech groups accept."""
+TRANSCRIBE_LOCALES = ["de-DE", "en-GB", "en-IN", "en-US", "es-ES", "es-MX", "fr-FR", "it-IT"]
+TRANSCRIBE_LOCALES += ["ja-JP", "ko-KR", "pt-BR", "zh-CN"]
+"""Locales of fast transcription (``Transcriptions_ListSupportedLocales``: ``Transcribe``)."""
+SUBMIT_LOCALES = sorted({*TRANSCRIBE_LOCALES, "ar-AE", "da-DK", "el-GR", "fi-FI", "hi-IN"} | {
+    "nb-NO", "nl-NL", "pl-PL", "pt-PT", "ru-RU", "sv-SE", "tr-TR", "en-AU", "fr-CA",
+})  # fmt: skip
+"""Locales of batch transcription (``Transcriptions_ListSupportedLocales``: ``Submit``)."""
 TERMINAL = ("Succeeded", "Failed")
 """The statuses an entity ends in."""
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

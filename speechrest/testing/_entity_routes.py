@@ -30,7 +30,7 @@ from ._filter import FILTERABLE
 from ._state import EmulatorState, Handler, get_state, json_response, now_iso, paginate
 from ._stores import Entity, Stores
 
-__all__ = ["Group", "Work", "add_file"]
+__all__ = ["Group", "Work", "add_file", "add_link"]
 
 Work = Callable[[EmulatorState, Entity], Awaitable[dict[str, str] | None]]
 """Processing of an entity: returns None on success, or ``{"code", "message"}``."""
@@ -61,17 +61,31 @@ def add_file(
     )
 
 
+def add_link(entity: Entity, name: str, kind: str, url: str, size: int) -> None:
+    """Attach a file kept in the caller's storage (a ``destinationContainerUrl``): it is
+    listed with its ``url``, without a SAS, as the service lists such files, and it is
+    left untouched when the entity is deleted."""
+    entity.setdefault("_files", []).append(
+        {"id": new_id(), "name": name, "kind": kind, "url": url, "size": size, "created": now_iso()}
+    )
+
+
 def _file_json(
     state: EmulatorState, group: str, entity_id: str, f: Mapping[str, Any], minutes: int | None
 ) -> dict[str, Any]:
-    """A file :func:`add_file` attached, as served, with a SAS link valid ``minutes``."""
+    """A file :func:`add_file` attached, as served, with a SAS link valid ``minutes`` (or
+    one :func:`add_link` attached, with its plain URL)."""
     blobs = state.stores.blobs
+    if "url" in f:
+        url, size = f["url"], f["size"]
+    else:
+        url, size = blobs.sas_url(state.base_url, f["blob"], minutes), blobs.size(f["blob"])
     return {
         "self": state.url(f"/{group}/{entity_id}/files/{f['id']}"),
         "name": f["name"],
         "kind": f["kind"],
-        "links": {"contentUrl": blobs.sas_url(state.base_url, f["blob"], minutes)},
-        "properties": {"size": blobs.size(f["blob"])},
+        "links": {"contentUrl": url},
+        "properties": {"size": size},
         "createdDateTime": f["created"],
     }
 

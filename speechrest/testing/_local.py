@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-import array
-import importlib
+import contextlib
 import importlib.util
-import struct
+import json
+import subprocess
 import sys
-from typing import Any
+import threading
+import weakref
+from pathlib import Path
+from typing import IO, Any
 
 from ._audio import AudioInfo
-from ._recognizer import DeterministicRecognizer, RecognizedPhrase, RecognizedWord, Recognizer
+from ._recognizer import (
+    DeterministicRecognizer,
+    RecognizedPhrase,
+    RecognizedWord,
+    Recognizer,
+    machine_cores,
+)
 
 __all__ = ["PocketSphinxRecognizer", "best_local_recognizer", "pocketsphinx_available"]
 
-_RATE = 16000
 _PAUSE_MS = 500
 """A silence at least this long ends a phrase."""
+_WORKER = Path(__file__).with_name("_sphinx_worker.py")
+"""The decoder process's script (it imports nothing of speechrest)."""
+Segment = tuple[str, int, int, float]
+"""A word PocketSphinx heard: (word, start ms, end ms, probability)."""
 
 
 def pocketsphinx_available() -> bool:
@@ -42,58 +54,76 @@ class PocketSphinxRecognizer:
     accuracy is that of a small, old acoustic model: good on clear speech, poor on noisy
     calls. It knows English only: when the caller's candidate locales contain no English
     one, it falls back to ``fallback`` (the deterministic recognizer by default).
+
+    Decoding runs in worker processes, one decoder each, at most ``workers`` at once (by
+    default one per core this process may use): recognitions from any number of threads
+    run in parallel on every core, and a decoder is never shared. A worker starts when it
+    is first needed (loading the model takes a fraction of a second) and is kept for the
+    next audio; :meth:`close` stops them (they start again if the recognizer is used
+    again), as do the emulator when it stops, garbage collection, and the end of the
+    program.
     """
 
-    def __init__(self, *, fallback: Recognizer | None = None) -> None:
+    def __init__(self, *, fallback: Recognizer | None = None, workers: int | None = None) -> None:
         if not pocketsphinx_available():
             raise ImportError(
                 "PocketSphinxRecognizer needs the pocketsphinx package: "
                 "pip install 'speechrest[local]'"
             )
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+        ):
+            raise ValueError(f"workers must be a positive integer, not {workers!r}")
         self._fallback = fallback or DeterministicRecognizer()
-        self._decoder: Any = None
+        self._pool = _DecoderPool(workers or machine_cores())
+        weakref.finalize(self, self._pool.close)
+
+    @property
+    def workers(self) -> int:
+        """The most decoder processes this recognizer runs at once."""
+        return self._pool.size
 
     def __repr__(self) -> str:
         return "PocketSphinxRecognizer()"
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The phrases spoken in ``audio`` (safe to call from any number of threads)."""
         if locales and not any(loc.lower().startswith("en") for loc in locales):
             return self._fallback.recognize(audio, locales)
         locale = next((loc for loc in locales if loc.lower().startswith("en")), "en-US")
         phrases: list[RecognizedPhrase] = []
         for channel in range(min(audio.channels, 2)):
-            pcm = _pcm16_mono(audio, channel)
-            phrases += self._decode(pcm, channel, locale)
+            request = {
+                "path": str(audio.path),
+                "data_offset": audio.data_offset,
+                "channels": audio.channels,
+                "bits_per_sample": audio.bits_per_sample,
+                "sample_rate": audio.sample_rate,
+                "channel": channel,
+            }
+            phrases += _phrases(self._pool.decode(request), channel, locale)
         return phrases
 
-    def _decode(self, pcm: bytes, channel: int, locale: str) -> list[RecognizedPhrase]:
-        if self._decoder is None:
-            pocketsphinx: Any = importlib.import_module("pocketsphinx")  # untyped
-            self._decoder = pocketsphinx.Decoder(samprate=_RATE, loglevel="FATAL")
-        decoder = self._decoder
-        decoder.reinit_feat()  # no adaptation carried over: the same audio, the same words
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        ms_per_frame = 1000 / int(decoder.config["frate"])
-        groups: list[list[tuple[str, int, int, float]]] = [[]]
-        last_end = 0
-        for seg in decoder.seg():
-            word: str = seg.word
-            if word.startswith(("<", "[", "+")):
-                continue  # silence, sentence marks and fillers
-            start = int(seg.start_frame * ms_per_frame)
-            end = int((seg.end_frame + 1) * ms_per_frame)
-            if groups[-1] and start - last_end >= _PAUSE_MS:
-                groups.append([])
-            groups[-1].append((word.split("(", 1)[0], start, end, float(seg.prob)))
-            last_end = end
-        return [_phrase(group, channel, locale) for group in groups if group]
+    def close(self) -> None:
+        """Stop the decoder processes (a recognition still running fails)."""
+        self._pool.close()
 
 
-def _phrase(
-    group: list[tuple[str, int, int, float]], channel: int, locale: str
-) -> RecognizedPhrase:
+def _phrases(segments: list[Segment], channel: int, locale: str) -> list[RecognizedPhrase]:
+    """Words grouped into phrases at pauses; silences, sentence marks and fillers dropped."""
+    groups: list[list[Segment]] = [[]]
+    last_end = 0
+    for word, start, end, prob in segments:
+        if word.startswith(("<", "[", "+")):
+            continue
+        if groups[-1] and start - last_end >= _PAUSE_MS:
+            groups.append([])
+        groups[-1].append((word.split("(", 1)[0], start, end, prob))
+        last_end = end
+    return [_phrase(group, channel, locale) for group in groups if group]
+
+
+def _phrase(group: list[Segment], channel: int, locale: str) -> RecognizedPhrase:
     words = [w for w, _, _, _ in group]
     text = " ".join(words)
     text = text[:1].upper() + text[1:] + "."
@@ -110,39 +140,116 @@ def _phrase(
     )
 
 
-def _pcm16_mono(audio: AudioInfo, channel: int) -> bytes:
-    """One channel of the audio as 16 kHz, 16-bit little-endian PCM."""
-    with audio.path.open("rb") as f:
-        f.seek(audio.data_offset - 4)
-        (size,) = struct.unpack("<I", f.read(4))
-        data = f.read(size)
-    width = audio.bits_per_sample // 8
-    data = data[: len(data) - len(data) % (width * audio.channels)]
-    if width == 1:
-        samples = array.array("h", ((b - 128) << 8 for b in data))
-    else:  # keep the two most significant bytes of each little-endian sample
-        raw = bytearray(len(data) // width * 2)
-        raw[0::2] = data[width - 2 :: width]
-        raw[1::2] = data[width - 1 :: width]
-        samples = array.array("h", raw)
-    if sys.byteorder == "big":
-        samples.byteswap()
-    mono = samples[channel :: audio.channels]
-    if audio.sample_rate != _RATE and mono:
-        mono = _resample(mono, audio.sample_rate / _RATE)
-    if sys.byteorder == "big":
-        mono.byteswap()
-    return mono.tobytes()
+class _Worker:
+    """One decoder process, used by one thread at a time."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(  # noqa: S603 - our own script, no shell
+            [sys.executable, str(_WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="ascii",
+        )
+
+    def decode(self, request: dict[str, Any]) -> list[Segment]:
+        stdin, stdout = self._pipes()
+        try:
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            line = stdout.readline()
+        except (OSError, ValueError):  # a broken or closed pipe: the process is gone
+            line = ""
+        if not line:
+            status = self._process.poll()
+            raise RuntimeError(f"the PocketSphinx decoder process ended (exit status {status})")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"PocketSphinx could not decode the audio: {answer['error']}")
+        return [(str(w), int(s), int(e), float(p)) for w, s, e, p in answer["segments"]]
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        return self._process.stdin, self._process.stdout
+
+    def stop(self, *, kill: bool = False) -> None:
+        """End the process: closing its input ends it once it is idle; ``kill`` ends it
+        at once (a thread waiting for its answer then reads the end of the output)."""
+        if kill:
+            self._process.kill()
+        else:
+            try:
+                self._pipes()[0].close()
+            except OSError:
+                self._process.kill()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def release(self) -> None:
+        """Close our ends of its pipes once it has ended."""
+        for pipe in self._pipes():
+            with contextlib.suppress(OSError):  # (unsent input of a process that died)
+                pipe.close()
 
 
-def _resample(samples: array.array[int], step: float) -> array.array[int]:
-    """Resample by ``step`` input samples per output sample; averaging each window when
-    downsampling is a crude low-pass filter, enough to keep speech recognizable."""
-    count = int(len(samples) / step)
-    if step <= 1:
-        return array.array("h", (samples[int(i * step)] for i in range(count)))
-    out = array.array("h", bytes(2 * count))
-    for i in range(count):
-        window = samples[int(i * step) : int((i + 1) * step)]
-        out[i] = sum(window) // len(window)
-    return out
+class _DecoderPool:
+    """At most ``size`` decoder processes, each used by one thread at a time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+
+    def decode(self, request: dict[str, Any]) -> list[Segment]:
+        with self._slots:
+            worker = self._take()
+            try:
+                segments = worker.decode(request)
+            except BaseException:
+                self._drop(worker)
+                raise
+            self._give_back(worker)
+            return segments
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None:
+            worker = _Worker()  # (outside the lock: other threads go on meanwhile)
+        with self._lock:
+            self._busy.add(worker)
+        return worker
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            kept = worker in self._busy
+            self._busy.discard(worker)
+            if kept:
+                self._idle.append(worker)
+        if not kept:  # the pool was closed meanwhile
+            _end(worker, kill=False)
+
+    def _drop(self, worker: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+        _end(worker, kill=True)
+
+    def close(self) -> None:
+        """Stop every worker: idle ones at once, busy ones killed (their thread fails)."""
+        with self._lock:
+            idle, busy = self._idle, self._busy
+            self._idle, self._busy = [], set()
+        for worker in busy:
+            worker.stop(kill=True)  # its thread sees the end of output, then releases it
+        for worker in idle:
+            _end(worker, kill=False)
+
+
+def _end(worker: _Worker, *, kill: bool) -> None:
+    worker.stop(kill=kill)
+    worker.release()

@@ -7,6 +7,7 @@ filtering and word timings.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -22,6 +23,9 @@ __all__ = [
     "Recognizer",
     "ScriptedRecognizer",
     "filter_profanity",
+    "heard_locale",
+    "machine_cores",
+    "speaker_of",
     "words_of",
 ]
 
@@ -52,20 +56,54 @@ class RecognizedPhrase:
     duration_ms: int
     channel: int = 0
     speaker: int | None = None
+    """The speaker, numbered from 0 (the emulator numbers speakers as each API does); when
+    absent and diarization is on, phrases take turns among the speakers."""
     confidence: float = 0.9
     locale: str = "en-US"
+    """The locale heard (see :func:`heard_locale`)."""
     words: tuple[RecognizedWord, ...] | None = None
     """Word timings; when absent, the words are spread evenly over the phrase."""
 
 
 class Recognizer(Protocol):
-    """Turns audio into phrases. ``locales`` are the candidates the caller gave."""
+    """Turns audio into phrases. ``locales`` are the candidates the caller gave.
 
-    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]: ...
+    The emulator calls ``recognize`` in worker threads, several at once (as many as the
+    machine has cores), so that slow recognition never stalls the other requests: it
+    must be safe to call from several threads at a time. A recognizer that also has a
+    ``close()`` method is closed when the emulator stops.
+    """
+
+    def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """The phrases heard in ``audio`` (a probed WAV file on disk), on any channel."""
+        ...
+
+
+def machine_cores() -> int:
+    """How many cores this process may run on (at least 1)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counter is not None:
+        return int(counter() or 1)
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def heard_locale(audio: AudioInfo, locales: list[str]) -> str:
+    """The locale a recognizer that cannot tell languages apart says it hears: the language
+    the audio is tagged with (``make_wav(language=...)``, a RIFF ``ILNG`` or a ``language``
+    tag), else the first candidate, else ``en-US``."""
+    return audio.language or (locales[0] if locales else "en-US")
+
+
+def speaker_of(phrase: RecognizedPhrase, index: int, speakers: int) -> int:
+    """The 0-based speaker of the ``index``-th phrase: the recognizer's, else in turns."""
+    return phrase.speaker if phrase.speaker is not None else index % speakers
 
 
 def split_text(
-    text: str, audio: AudioInfo, locale: str, *, channel: int = 0, speakers: int | None = None
+    text: str, audio: AudioInfo, locale: str, *, channel: int = 0
 ) -> list[RecognizedPhrase]:
     """Spread ``text`` over the audio's duration as phrases (one per sentence)."""
     sentences = [s.strip() for s in text.replace("?", "?|").replace(".", ".|").split("|")]
@@ -75,7 +113,7 @@ def split_text(
     total_words = sum(len(s.split()) for s in sentences)
     per_word = max(1, audio.duration_ms // max(1, total_words))
     phrases, offset = [], 0
-    for i, sentence in enumerate(sentences):
+    for sentence in sentences:
         duration = per_word * len(sentence.split())
         phrases.append(
             RecognizedPhrase(
@@ -83,7 +121,6 @@ def split_text(
                 offset_ms=offset,
                 duration_ms=duration,
                 channel=channel,
-                speaker=(i % speakers) + 1 if speakers else None,
                 locale=locale,
             )
         )
@@ -100,7 +137,8 @@ class DeterministicRecognizer:
     """
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
-        locale = locales[0] if locales else "en-US"
+        """The embedded transcript (or pseudo-words) of each of the first two channels."""
+        locale = heard_locale(audio, locales)
         phrases: list[RecognizedPhrase] = []
         for channel in range(min(audio.channels, 2)):
             text = audio.comment or self._pseudo_text(audio, channel)
@@ -138,7 +176,8 @@ class ScriptedRecognizer:
         self._fallback = DeterministicRecognizer()
 
     def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
-        locale = locales[0] if locales else "en-US"
+        """The scripted transcript of ``audio``, spread over its duration."""
+        locale = heard_locale(audio, locales)
         if callable(self._script):
             text: str | None = self._script(audio)
         else:
@@ -153,41 +192,37 @@ class ScriptedRecognizer:
 # -- what the recognized phrases become in results ------------------------------------------
 
 
-def filter_profanity(text: str, mode: str | None) -> str:
-    """``text`` under a ``profanityFilterMode``: unchanged, words removed, tagged or masked."""
-    if mode in (None, "None"):
+def filter_profanity(text: str, mode: str) -> str:
+    """``text`` under a ``profanityFilterMode``: unchanged (``None``), words removed, tagged
+    or masked ("replace profanity with asterisks": the letters, not the punctuation)."""
+    if mode == "None":
         return text
     out = []
     for word in text.split():
-        bare = word.strip(".,!?").lower()
-        if bare in _PROFANITY:
+        bare = word.strip(".,!?")
+        if bare.lower() in _PROFANITY:
             if mode == "Removed":
                 continue
-            word = f"<profanity>{word}</profanity>" if mode == "Tags" else "*" * len(word)
+            start = word.index(bare)
+            tagged = f"<profanity>{bare}</profanity>" if mode == "Tags" else "*" * len(bare)
+            word = word[:start] + tagged + word[start + len(bare) :]
         out.append(word)
     return " ".join(out)
 
 
 def words_of(phrase: RecognizedPhrase, text: str) -> list[dict[str, Any]]:
-    """Word timings: the recognizer's own, or spread evenly over the phrase."""
+    """The words of ``text`` (as written there: display or lexical form) with their timings:
+    the recognizer's own, or spread evenly over the phrase."""
     tokens = text.split()
     if not tokens:
         return []
     if phrase.words is not None and len(phrase.words) == len(tokens):
         return [
-            {
-                "text": t.strip(".,!?").lower() or t,
-                "offsetMilliseconds": w.offset_ms,
-                "durationMilliseconds": w.duration_ms,
-            }
+            {"text": t, "offsetMilliseconds": w.offset_ms, "durationMilliseconds": w.duration_ms}
             for t, w in zip(tokens, phrase.words, strict=True)
         ]
     step = max(1, phrase.duration_ms // len(tokens))
     return [
-        {
-            "text": t.strip(".,!?").lower() or t,
-            "offsetMilliseconds": phrase.offset_ms + i * step,
-            "durationMilliseconds": step,
-        }
+        {"text": t, "offsetMilliseconds": phrase.offset_ms + i * step, "durationMilliseconds": step}
         for i, t in enumerate(tokens)
     ]

@@ -6,42 +6,61 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import json
 import logging
+import ssl
 import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import attrs
 from aiohttp import web
 from yarl import URL
 
+from ._audio import AudioInfo
 from ._filter import FilterError, apply_filter
-from ._recognizer import DeterministicRecognizer, Recognizer
+from ._recognizer import DeterministicRecognizer, RecognizedPhrase, Recognizer, machine_cores
 from ._stores import Stores
 
 __all__ = [
     "API_VERSION",
+    "REQUEST_VERSION",
+    "RETIRED_VERSIONS",
+    "SERVED_VERSIONS",
     "STATE_KEY",
+    "DownloadLimits",
     "EmulatorState",
     "Handler",
     "Listener",
     "RequestRecord",
+    "ServiceLimits",
     "Timing",
     "error_response",
     "get_state",
     "json_response",
+    "log",
     "now_iso",
     "paginate",
 ]
 
 log = logging.getLogger("speechrest.emulator")
+"""The emulator's log: requests cut short by their client (INFO), failing listeners."""
 
 API_VERSION = "2025-10-15"
-MAX_UPLOAD_BYTES = 250 * 1000 * 1000
-"""The service's limit for one fast transcription upload (250 MB)."""
+SERVED_VERSIONS = ("2025-10-15", "2024-11-15")
+"""The generally available versions the service serves, with the same shapes for what the
+emulator does (Learn, migrate-2025-10-15: "2025-10-15 is the latest version that's generally
+available"; Microsoft's batch samples and the batch pages still use 2024-11-15)."""
+RETIRED_VERSIONS = ("v3.0", "v3.1", "v3.2", "v3.2-preview.1", "v3.2-preview.2")
+"""Path versions retired "on March 31, 2026" (Learn, the migration guides)."""
+REQUEST_VERSION: contextvars.ContextVar[str] = contextvars.ContextVar("api_version")
+"""The ``api-version`` of the request being answered (and of the work it started): the
+links the emulator hands out carry it, as the service's do."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Listener = Callable[[str, str], Awaitable[None]]
@@ -75,6 +94,65 @@ class Timing:
     """Seconds per hour of ``timeToLiveHours`` (lower it to see entities expire)."""
 
 
+@attrs.frozen(kw_only=True)
+class DownloadLimits:
+    """What the emulator reads from remote URLs (``audioUrl``, batch ``contentUrls`` and
+    containers, dataset ``contentUrl``), as the service documents it. A download stops as
+    soon as it passes its limit; redirects are followed only on the original host (scheme,
+    host and port), at most :attr:`max_redirects` of them. Lower the limits to test cheaply.
+
+    A fast transcription ``audioUrl`` has the upload limit, :attr:`ServiceLimits.fast_bytes`.
+    """
+
+    batch_file_bytes: int = 1_000_000_000
+    """Largest audio file of a batch job (1 GB, the Speech quotas page; the Swagger's
+    older figure for container blobs is 2.5 GB)."""
+    dataset_bytes: int = 2_000_000_000
+    """Largest dataset file imported from a URL (2 GB, the quotas page's acoustic limit)."""
+    container_blobs: int = 10_000
+    """Most blobs a ``contentContainerUrl`` may hold (the Swagger and the quotas page)."""
+    container_page_size: int = 5000
+    """``maxresults`` of each container listing request (Blob Storage's own page size is
+    5000); every page is read, following ``NextMarker``."""
+    listing_page_bytes: int = 16 * 1024 * 1024
+    """Largest container listing page (XML) read."""
+    max_redirects: int = 5
+    """Redirects followed per download, all on the original host."""
+
+
+_MINUTE = 60_000
+
+
+@attrs.frozen(kw_only=True)
+class ServiceLimits:
+    """The service's documented limits on audio and data, which the emulator enforces as the
+    service does (lower them to test cheaply). Durations are in milliseconds; ``None`` means
+    no limit. Sources: Learn's "Speech service quotas and limits" page, the fast transcription
+    and batch pages, and the custom speech data pages; where they disagree with the Swagger,
+    the attribute says so. Remote reads have their own :class:`DownloadLimits`."""
+
+    fast_bytes: int = 300_000_000
+    """Largest fast transcription audio, uploaded or by ``audioUrl``: "less than 300 MB"
+    (Learn, quotas page and fast transcription page). The Swagger 2025-10-15 and the
+    ``azure-ai-transcription`` docstrings say 250 MB; Learn's is the newer figure."""
+    fast_duration_ms: int | None = 120 * _MINUTE
+    """Longest fast transcription audio: "less than 2 hours" (Learn; the Swagger agrees)."""
+    batch_duration_ms: int | None = None
+    """Longest batch transcription audio: no general limit is documented (a batch file is
+    limited by size, :attr:`DownloadLimits.batch_file_bytes`)."""
+    batch_diarization_duration_ms: int | None = 240 * _MINUTE
+    """Longest batch audio with diarization: "When this property is selected, source audio
+    length can't exceed 240 minutes per file" (Learn, batch-transcription-create)."""
+    batch_content_urls: int = 1000
+    """Most ``contentUrls`` of one batch job ("Up to 1000 urls are allowed")."""
+    dataset_audio_duration_ms: int | None = 120 * _MINUTE
+    """Longest audio file of an audio dataset: two hours for testing (Learn, "Training and
+    testing datasets"; training data is limited to 40 s an utterance, which the emulator
+    does not tell apart)."""
+    dataset_archive_files: int = 10_000
+    """Most files in a dataset's .zip archive ("2 GB or 10,000 files")."""
+
+
 @attrs.define(kw_only=True)
 class EmulatorState:
     """Everything the emulator holds. Operation groups keep their entities in ``stores``."""
@@ -86,7 +164,14 @@ class EmulatorState:
     recognizer: Recognizer = attrs.field(factory=DeterministicRecognizer)
     api_version: str = API_VERSION
     timing: Timing = attrs.field(factory=Timing)
-    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    limits: ServiceLimits = attrs.field(factory=ServiceLimits)
+    """The service's limits on audio and data."""
+    download_limits: DownloadLimits = attrs.field(factory=DownloadLimits)
+    """Limits on what is read from remote URLs."""
+    outbound_ssl: ssl.SSLContext | bool = True
+    """How the emulator's own requests (downloads, results written to a destination, web
+    hooks) verify TLS: with the system's authorities (True), or a context that also trusts
+    the emulator's own authority (``https=True``)."""
     spool_dir: Path = attrs.field(factory=lambda: Path(tempfile.gettempdir()))
     base_url: str = ""
     """``http://127.0.0.1:<port>`` once serving."""
@@ -108,11 +193,27 @@ class EmulatorState:
     """Extra aiohttp middlewares run first, as the service's gateway (quotas plug in here)."""
     tasks: set[asyncio.Task[None]] = attrs.field(factory=set)
     """Background work started with :meth:`spawn`, cancelled when the emulator stops."""
+    recognitions: anyio.CapacityLimiter = attrs.field(
+        factory=lambda: anyio.CapacityLimiter(machine_cores())
+    )
+    """How many recognitions run at once (worker threads): one per core by default."""
+
+    async def recognize(self, audio: AudioInfo, locales: list[str]) -> list[RecognizedPhrase]:
+        """What the recognizer hears in ``audio``, in a worker thread (at most
+        ``recognitions`` at once), so that the event loop serves other requests meanwhile.
+        When the emulator stops, a recognition still running is left to finish on its own."""
+        return await anyio.to_thread.run_sync(
+            self.recognizer.recognize,
+            audio,
+            locales,
+            limiter=self.recognitions,
+            abandon_on_cancel=True,
+        )
 
     def url(self, path: str, **query: Any) -> str:
         """Absolute URL of an API path, with ``api-version``."""
         q = {k: str(v) for k, v in query.items() if v is not None}
-        q["api-version"] = self.api_version
+        q["api-version"] = REQUEST_VERSION.get(self.api_version)
         return str(URL(self.base_url + "/speechtotext" + path).with_query(q))
 
     async def emit(self, event_kind: str, entity_url: str) -> None:
@@ -213,7 +314,7 @@ def paginate(
                     **request.query,
                     "skip": str(skip + top),
                     "top": str(top),
-                    "api-version": state.api_version,
+                    "api-version": REQUEST_VERSION.get(state.api_version),
                 }
             )
         )

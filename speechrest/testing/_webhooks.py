@@ -95,7 +95,10 @@ async def _post(
     """POST one request to the hook's URL: (answered 2xx, what happened)."""
     store = state.stores.webhook_delivery
     if store.session is None or store.session.closed:
-        store.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=store.timeout))
+        store.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=store.timeout),
+            connector=aiohttp.TCPConnector(ssl=state.outbound_ssl),
+        )
     headers = {EVENT_HEADER: kind, "Content-Type": "application/json"}
     secret = hook.get("properties", {}).get("secret")
     if secret:

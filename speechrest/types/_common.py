@@ -77,6 +77,7 @@ class Status(WireEnum):
 
     @property
     def is_terminal(self) -> bool:
+        """Whether the entity has ended (``Succeeded`` or ``Failed``)."""
         return self in (Status.SUCCEEDED, Status.FAILED)
 
 

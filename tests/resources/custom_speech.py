@@ -21,12 +21,18 @@ UTTERANCES = {
 }
 
 
-def acoustic_zip(utterances: dict[str, str] = UTTERANCES, *, seconds: float = 0.25) -> bytes:
-    """An Acoustic dataset: WAV files plus a tab-separated transcript."""
+def acoustic_zip(
+    utterances: dict[str, str] = UTTERANCES,
+    *,
+    seconds: float = 0.25,
+    heard: dict[str, str] | None = None,
+) -> bytes:
+    """An Acoustic dataset: WAV files plus a tab-separated transcript. ``heard`` is what
+    the emulator's default recognizer hears in each file (its embedded comment)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         for name in utterances:
-            z.writestr(name, make_wav(seconds=seconds))
+            z.writestr(name, make_wav(seconds=seconds, comment=(heard or {}).get(name)))
         z.writestr("trans.txt", "".join(f"{n}\t{t}\n" for n, t in utterances.items()))
     return out.getvalue()
 

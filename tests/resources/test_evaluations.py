@@ -10,7 +10,7 @@ import pytest
 
 from speechrest import SpeechClient
 from speechrest.errors import BadRequestError, ConflictError, InvalidInputError, NotFoundError
-from speechrest.testing import SpeechEmulator
+from speechrest.testing import ScriptedRecognizer, SpeechEmulator
 from speechrest.types import Dataset, DatasetKind, EntityReference, FileKind, Status
 from tests.resources.custom_speech import (
     FAST,
@@ -24,6 +24,16 @@ from tests.resources.custom_speech import (
 pytestmark = pytest.mark.anyio
 
 WORDS = {f"clip{i}.wav": " ".join(f"word{i}{j}" for j in range(10)) for i in range(6)}
+REFERENCE = {
+    "one.wav": "hello world",
+    "two.wav": "the weather today is sunny",
+    "three.wav": "please call me back tomorrow morning",
+}
+HEARD = {
+    "one.wav": "Hello world.",  # no error (case and punctuation are not word errors)
+    "two.wav": "The weather is sunny.",  # "today" deleted
+    "three.wav": "Please call me back tomorrow evening today.",  # 1 substitution, 1 insertion
+}
 
 
 @pytest.fixture
@@ -37,9 +47,12 @@ async def dataset(client: SpeechClient, tmp_path: Path) -> Dataset:
     return await ready_dataset(client, tmp_path, data=acoustic_zip(WORDS))
 
 
-async def test_evaluate_base_against_custom(
-    client: SpeechClient, emulator: SpeechEmulator, dataset: Dataset
+async def test_word_error_rates_are_computed_from_what_is_heard(
+    client: SpeechClient, emulator: SpeechEmulator, tmp_path: Path
 ) -> None:
+    dataset = await ready_dataset(
+        client, tmp_path, data=acoustic_zip(REFERENCE, heard=HEARD, seconds=1)
+    )
     base = await base_model(client)
     custom = await custom_model(client, dataset)
     project = await client.projects.create(display_name="eval", locale="en-US")
@@ -59,41 +72,68 @@ async def test_evaluate_base_against_custom(
     done = await client.evaluations.wait(evaluation, policy=POLL)
     props = done.properties
     assert props is not None
-    assert props.word_count1 == props.word_count2 == 60
-    assert props.sentence_count1 == props.sentence_count2 == 6
-    assert props.word_error_rate1 is not None and props.word_error_rate2 is not None
-    assert 0 < props.word_error_rate2 < props.word_error_rate1 < 0.2  # custom does better
-    errors = (
-        (props.word_substitution_count1 or 0)
-        + (props.word_deletion_count1 or 0)
-        + (props.word_insertion_count1 or 0)
-    )
-    assert props.word_error_rate1 == round(errors / 60, 4)
-    assert props.correct_word_count1 == 60 - (props.word_substitution_count1 or 0) - (
-        props.word_deletion_count1 or 0
-    )
-    assert props.token_errors2 is not None and props.token_errors2.lexical is not None
-
-    # The same models on the same data give the same figures.
-    again = await client.evaluations.create(
-        model1=base, model2=custom, dataset=dataset, locale="en-US", display_name="again"
-    )
-    again = await client.evaluations.wait(again, policy=POLL)
-    assert again.properties is not None
-    assert again.properties.word_error_rate1 == props.word_error_rate1
+    # WER = (I + D + S) / N over the reference's 13 words (Learn): (1 + 1 + 1) / 13.
+    assert props.word_count1 == props.word_count2 == 13
+    assert props.sentence_count1 == 3
+    assert (
+        props.word_substitution_count1,
+        props.word_deletion_count1,
+        props.word_insertion_count1,
+    ) == (1, 1, 1)
+    assert props.word_error_rate1 == props.word_error_rate2 == round(3 / 13, 4)
+    assert props.correct_word_count1 == 11
+    assert props.sentence_error_rate1 == round(2 / 3, 4)
+    # Display-form tokens: the reference has no punctuation or capitals, so the three
+    # sentences' first capitals and final full stops are token errors too.
+    assert props.token_errors1 is not None
+    assert props.token_errors1.punctuation.number_of_edits == 3  # type: ignore[union-attr]
+    assert props.token_errors1.capitalization.number_of_edits == 3  # type: ignore[union-attr]
+    assert props.token_errors1.lexical.number_of_edits == 3  # type: ignore[union-attr]
 
     files = [f async for f in client.evaluations.list_files(done, top=5)]
-    assert len(files) == 12
+    assert len(files) == 6
     assert {f.kind for f in files} == {FileKind.EVALUATION_DETAILS}
-    assert {f.name for f in files} >= {"clip0.wav.model1_score.json", "clip5.wav.model2_score.json"}
-    one = await client.evaluations.get_file(done, files[0].id, sas_lifetime_minutes=10)
+    assert {f.name for f in files} >= {"one.wav.model1_score.json", "two.wav.model2_score.json"}
+    [two] = [f for f in files if f.name == "two.wav.model1_score.json"]
+    one = await client.evaluations.get_file(done, two.id, sas_lifetime_minutes=10)
     assert one.links is not None and one.links.content_url is not None
     async with aiohttp.ClientSession() as session, session.get(one.links.content_url) as resp:
         detail = json.loads(await resp.read())
-    assert detail["audioFileName"] in WORDS
+    assert detail["audioFileName"] == "two.wav"
+    assert detail["recognized"] == "The weather is sunny."  # what was heard
+    assert (detail["wordErrorRate"], detail["wordDeletionCount"]) == (0.2, 1)
 
     listed = [e.id async for e in client.projects.list_evaluations(project)]
     assert listed == [evaluation.id]
+
+
+async def test_transcriptions_given_are_scored(
+    client: SpeechClient, emulator: SpeechEmulator, tmp_path: Path
+) -> None:
+    """transcription1/transcription2: batch transcriptions of the dataset's audio (a
+    dataset source) are scored instead of transcribing anew."""
+    dataset = await ready_dataset(
+        client, tmp_path, data=acoustic_zip(REFERENCE, heard=REFERENCE, seconds=1)
+    )
+    base = await base_model(client)
+    job = await client.transcriptions.submit(dataset=dataset, locale="en-US")
+    job = await client.transcriptions.wait(job, policy=POLL)
+    # From now on the recognizer hears something else: only model2 is transcribed anew.
+    emulator.state.recognizer = ScriptedRecognizer(lambda audio: "Nothing like it.")
+    evaluation = await client.evaluations.create(
+        model1=base,
+        model2=base,
+        dataset=dataset,
+        locale="en-US",
+        display_name="given",
+        transcription1=job,
+    )
+    assert evaluation.transcription1 is not None and evaluation.transcription1.id == job.id
+    done = await client.evaluations.wait(evaluation, policy=POLL)
+    assert done.properties is not None
+    assert done.properties.word_error_rate1 == 0.0  # the job heard the references exactly
+    # "Nothing like it." for each: (2 S + 1 I) + (3 S + 2 D) + (3 S + 3 D) = 14 over 13 words.
+    assert done.properties.word_error_rate2 == round(14 / 13, 4)
 
 
 async def test_update_list_delete(client: SpeechClient, dataset: Dataset) -> None:

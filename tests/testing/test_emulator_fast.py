@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 
 from speechrest import SpeechClient, errors
-from speechrest.testing import SpeechEmulator, make_wav
+from speechrest.testing import ServiceLimits, SpeechEmulator, make_wav
 
 pytestmark = pytest.mark.anyio
 
@@ -96,12 +98,12 @@ async def test_definition_is_validated(emulator: SpeechEmulator) -> None:
 
 async def test_upload_limit(sample_wav) -> None:
     async with SpeechEmulator() as emu, SpeechClient(emu.endpoint, key=emu.key) as c:
-        emu.state.max_upload_bytes = 50_000
+        emu.state.limits = ServiceLimits(fast_bytes=50_000)
         with pytest.raises((errors.PayloadTooLargeError, errors.APIConnectionError)) as info:
             await c.transcribe(sample_wav)
         if isinstance(info.value, errors.PayloadTooLargeError):
             assert info.value.inner_code == "AudioLengthLimitExceeded"
-        emu.state.max_upload_bytes = 250_000_000
+        emu.state.limits = ServiceLimits()
         assert (await c.transcribe(sample_wav)).duration_ms > 0
 
 
@@ -114,7 +116,9 @@ async def test_wav_duration_and_channels_are_real(client: SpeechClient) -> None:
 
 async def test_profanity_modes(client: SpeechClient) -> None:
     wav = make_wav(comment="Oh damn it.")
-    assert (await client.transcribe(wav)).text == "Oh damn it."
+    # "The default value is Masked" (Learn, fast transcription).
+    assert (await client.transcribe(wav)).text == "Oh **** it."
+    assert (await client.transcribe(wav, profanity_filter_mode="None")).text == "Oh damn it."
     assert (await client.transcribe(wav, profanity_filter_mode="Masked")).text == "Oh **** it."
     assert (await client.transcribe(wav, profanity_filter_mode="Removed")).text == "Oh it."
     tagged = (await client.transcribe(wav, profanity_filter_mode="Tags")).text
@@ -128,3 +132,29 @@ async def test_deterministic_recognizer_is_stable(client: SpeechClient) -> None:
     assert first.text == second.text and first.text
     other = await client.transcribe(make_wav(seconds=3, frequency=500))
     assert other.text != first.text
+
+
+async def test_a_request_its_client_cancels_is_logged_in_one_line(caplog, client, emulator) -> None:
+    """A client that gives up mid-upload is routine: one line in the emulator's log, no
+    traceback (aiohttp would log one as an error)."""
+    audio = make_wav(seconds=300)  # 9.6 MB, sent over 1.5 s or more
+
+    async def slowly() -> Any:
+        for start in range(0, len(audio), 64 * 1024):
+            yield audio[start : start + 64 * 1024]
+            await anyio.sleep(0.01)
+
+    with caplog.at_level("INFO"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.with_options(max_retries=0).transcribe, slowly())
+            while not any(r.path.endswith(":transcribe") for r in emulator.requests):
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()  # mid-upload: the emulator is reading it
+        with anyio.fail_after(10):
+            while not any("hung up" in r.getMessage() for r in caplog.records):
+                await anyio.sleep(0.02)
+    [line] = [r for r in caplog.records if "hung up" in r.getMessage()]
+    assert (line.name, line.levelname) == ("speechrest.emulator", "INFO")
+    assert line.getMessage().startswith("POST /speechtotext/transcriptions:transcribe: ")
+    assert line.exc_info is None
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -192,13 +192,14 @@ async def test_from_the_emulator_diarized(client: SpeechClient, wav_file) -> Non
     )
     result = await client.transcribe(path, max_speakers=2)
     subs = _srt(result.to_srt())
+    # Fast transcription numbers speakers from 0, as the service does.
     assert [s.content for s in subs] == [
-        "Speaker 1: Hello and welcome.",
-        "Speaker 2: How are you today?",
-        "Speaker 1: I am fine thanks.",
+        "Speaker 0: Hello and welcome.",
+        "Speaker 1: How are you today?",
+        "Speaker 0: I am fine thanks.",
     ]
     assert subs[-1].end <= timedelta(milliseconds=result.duration_ms)
-    assert [c.voice for c in _vtt(result.to_webvtt())] == ["Speaker 1", "Speaker 2", "Speaker 1"]
+    assert [c.voice for c in _vtt(result.to_webvtt())] == ["Speaker 0", "Speaker 1", "Speaker 0"]
 
 
 def test_batch_result_file_example() -> None:
@@ -230,8 +231,7 @@ async def test_batch_results_from_the_emulator(emulator) -> None:
         job = await client.transcriptions.submit(
             content_urls=[url],
             locale="en-US",
-            channels=[0, 1],
-            max_speakers=2,
+            channels=[0, 1],  # (diarization is not available for stereo audio)
             word_level_timestamps=True,
         )
         await client.transcriptions.wait(job, policy=PollPolicy(initial_interval=0.05))
@@ -241,10 +241,10 @@ async def test_batch_results_from_the_emulator(emulator) -> None:
         result.to_srt()
     for channel in (0, 1):
         subs = _srt(result.to_srt(channel=channel))
-        assert len(subs) >= 3
+        assert len(subs) >= 2
         words = " ".join(s.content.replace("\n", " ") for s in subs)
-        assert words.replace("Speaker 1: ", "").replace("Speaker 2: ", "") == LONG
+        assert words == LONG
         assert all(len(line) <= 42 for s in subs for line in s.content.split("\n"))
         assert subs[-1].end <= timedelta(milliseconds=result.duration_ms)
         captions = _vtt(result.to_webvtt(channel=channel))
-        assert {c.voice for c in captions} <= {"Speaker 1", "Speaker 2"}
+        assert {c.voice for c in captions} == {None}
