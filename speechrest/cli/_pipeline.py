@@ -1,0 +1,204 @@
+"""``speechrest batch run SOURCE --out DIR``: a whole corpus through batch transcription,
+resumable (speechrest.pipeline), with a live status on a terminal and plain lines otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from ._app import (
+    EXIT_FAILED,
+    EXIT_OK,
+    connection_options,
+    is_tty,
+    open_target,
+    out_folder,
+    run_async,
+    take_connection,
+)
+from ._output import FORMATS
+from ._storage import container_of
+from ._transcribe import PROFANITY, channels_option, recognition_options
+
+__all__ = ["run"]
+
+
+class _Display:
+    """Progress: one live status line on a terminal; otherwise a plain line on standard
+    error at each change of stage or jobs, and every tenth of the uploads."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True) if is_tty(sys.stderr) else None
+        self.status: Any = None
+        self.last: tuple[Any, ...] | None = None
+
+    def __enter__(self) -> _Display:
+        if self.console is not None:
+            self.status = self.console.status("scanning the source")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+    def __call__(self, p: Any) -> None:
+        line = _line(p)
+        if self.status is not None:
+            self.status.update(line)
+            return
+        tenth = p.uploaded * 10 // max(1, p.uploaded + p.to_upload)
+        key = (p.stage, tenth, p.jobs_running, p.jobs_ended, p.done, p.failed)
+        if key != self.last:
+            self.last = key
+            click.echo(f"speechrest: {line}", err=True)
+
+
+def _line(p: Any) -> str:
+    if p.stage == "scan":
+        return f"scanning: {p.inputs} inputs ({p.rejected} rejected)"
+    if p.stage == "upload":
+        return f"uploading: {p.uploaded}/{p.uploaded + p.to_upload} files"
+    text = (
+        f"{p.stage}: {p.done}/{p.inputs - p.rejected} inputs done, {p.failed} failed, "
+        f"{p.in_jobs} in jobs, {p.waiting} waiting; jobs: {p.jobs_running} running, "
+        f"{p.jobs_ended} ended"
+    )
+    if p.eta_seconds is not None and p.stage != "done":
+        minutes, seconds = divmod(int(p.eta_seconds), 60)
+        text += f"; ETA {minutes}m{seconds:02d}s"
+    return text
+
+
+@click.command("run")
+@click.argument("source", metavar="FOLDER|LIST|CONTAINER-URL")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
+    help="Folder for the outputs, report.json and the run's state (.speechrest/).",
+)
+@click.option(
+    "--container",
+    metavar="URL|NAME",
+    help="Blob container to upload local files to (a URL with a SAS allowing rlw, or a name "
+    "with AZURE_STORAGE_CONNECTION_STRING).",
+)
+@click.option("--prefix", default="", metavar="PATH/", help="Blob name prefix for uploads.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="json",
+    show_default=True,
+    help="Format of each output.",
+)
+@click.option("--locale", default="en-US", show_default=True, help="Locale of the audio.")
+@click.option(
+    "--files-per-job",
+    type=click.IntRange(1, 1000),
+    default=1000,
+    show_default=True,
+    help="Inputs per batch job.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Jobs an input may be submitted in before it is reported failed.",
+)
+@click.option("--max-jobs", type=click.IntRange(1), metavar="N", help="Jobs running at once.")
+@click.option("--keep-jobs", is_flag=True, help="Do not delete jobs once their results are in.")
+@click.option(
+    "--submit-grace",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a submission in flight may take to reach the service (a resumed run "
+    "waits that long before it concludes that an unrecorded job was never created).",
+)
+@click.option("--diarize", is_flag=True, help="Tell speakers apart.")
+@click.option("--max-speakers", type=click.IntRange(2, 35), metavar="N", help="Turns --diarize on.")
+@click.option("--channels", callback=channels_option, metavar="0,1", help="Channels to transcribe.")
+@click.option("--profanity", type=click.Choice(PROFANITY, case_sensitive=False))
+@click.option("--words", is_flag=True, help="Word-level timestamps (better subtitles).")
+@click.option("--model", metavar="ID", help="A custom model id.")
+@click.option(
+    "--ttl-hours",
+    type=click.IntRange(6, 744),
+    default=48,
+    show_default=True,
+    help="How long each job and its results are kept after it ends.",
+)
+@connection_options
+def run(**kwargs: Any) -> int:
+    """Transcribe a whole corpus with batch transcription, resumably.
+
+    SOURCE is a folder (its audio files, recursively), a text file listing local paths
+    and URLs one a line, or a blob container URL with a SAS allowing rl. Local files are
+    uploaded to --container first. Inputs go into jobs of up to 1,000 files within the
+    service's quota; each input gets one output in --out, named after its path (failed
+    inputs are retried in new jobs up to --max-attempts). --out also gets report.json.
+
+    Stop it at any time (Ctrl+C, even kill -9) and run the same command again: it resumes
+    where it was, without submitting anything twice. Exit status 1 when an input failed or
+    was rejected (unsupported, unreadable, duplicate).
+    """
+    conn = take_connection(kwargs)
+    if conn.local:
+        raise click.UsageError(
+            "--local would lose the run's jobs with the command: run 'speechrest emulator' "
+            "and set SPEECH_ENDPOINT and SPEECH_KEY to what it prints"
+        )
+    options: dict[str, Any] = {"time_to_live_hours": kwargs["ttl_hours"]}
+    if kwargs["model"] is not None:
+        options["model"] = kwargs["model"]
+    options.update(recognition_options(kwargs))
+    if kwargs["words"]:
+        options["word_level_timestamps"] = True
+        options["display_form_word_level_timestamps"] = True
+
+    async def go() -> int:
+        from ..pipeline import run_corpus
+
+        async with contextlib.AsyncExitStack() as stack, open_target(conn) as target:
+            container: Any = kwargs["container"]
+            if container is not None:
+                container = container_of(container, "--container")
+                if not isinstance(container, str):
+                    container = await stack.enter_async_context(container)
+            with _Display() as display:
+                report = await run_corpus(
+                    target.client,
+                    kwargs["source"],
+                    kwargs["out"],
+                    locale=kwargs["locale"],
+                    container=container,
+                    format=kwargs["fmt"],
+                    prefix=kwargs["prefix"],
+                    files_per_job=kwargs["files_per_job"],
+                    max_attempts=kwargs["max_attempts"],
+                    max_jobs=kwargs["max_jobs"],
+                    submit_grace=kwargs["submit_grace"],
+                    delete_jobs=not kwargs["keep_jobs"],
+                    on_progress=display,
+                    **options,
+                )
+        click.echo(report.summary())
+        click.echo(f"report: {kwargs['out'] / 'report.json'}")
+        return EXIT_FAILED if report.failed or report.rejected else EXIT_OK
+
+    try:
+        result: int = run_async(go)
+    except KeyboardInterrupt:
+        click.echo("speechrest: stopped; run the same command again to resume", err=True)
+        raise
+    return result
