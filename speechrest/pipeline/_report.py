@@ -21,9 +21,9 @@ class PipelineProgress:
     rejected: int = 0
     """Bad inputs, never submitted (unsupported, unreadable, duplicates)."""
     to_upload: int = 0
-    """Local files still to upload."""
+    """Local files this process still has to upload."""
     uploaded: int = 0
-    """Local files uploaded (or found already uploaded) by this process."""
+    """Local files this process uploaded (or found already uploaded)."""
     waiting: int = 0
     """Inputs waiting for a job (first attempt or retry)."""
     in_jobs: int = 0

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,9 @@ log = logging.getLogger("speechrest.pipeline")
 
 STATE_FOLDER = ".speechrest"
 REPORT = "report.json"
+PARTIAL = "partial"
+"""Outputs are written here, then moved into place: a reader never sees half of one, and
+what a killed process left half-written is cleared when the run starts again."""
 _RESERVED = {"report", STATE_FOLDER}
 _MARKS_EVERY = 0.25
 """Seconds between progress reports while uploading."""
@@ -113,6 +117,7 @@ class _Run:
         self.upload_box: Any = None
         self.source_box: Any = None
         self.uploaded = 0
+        self.to_upload = 0
         self.started = time.monotonic()
         self.finished_here = 0
         self.last_mark = 0.0
@@ -138,7 +143,7 @@ class _Run:
                 stage=self.stage,
                 inputs=sum(counts.values()),
                 rejected=counts.get("rejected", 0),
-                to_upload=counts.get("new", 0),
+                to_upload=self.to_upload - self.uploaded if self.stage == "upload" else 0,
                 uploaded=self.uploaded,
                 waiting=counts.get("ready", 0),
                 in_jobs=counts.get("queued", 0),
@@ -257,6 +262,7 @@ class _Run:
         if not todo:
             return
         self.stage = "upload"
+        self.to_upload = len(todo)
         self.progress()
         box = self.upload_box
         common = os.path.commonprefix([r.blob_name or "" for r in todo])  # noqa: RUF071
@@ -452,7 +458,7 @@ class _Run:
             relative = f"{row.output}{suffix}"
             target = self.s.out / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.partial")
+            temporary = self.s.out / STATE_FOLDER / PARTIAL / f"{row.id}{suffix}"
             temporary.write_text(body, encoding="utf-8")
             temporary.replace(target)
             written.append(relative)
@@ -593,6 +599,9 @@ async def _execute(
             f"{settings.out} holds a run of other settings ({_difference(stored, wanted)}): "
             "resume it with the same command, or give another output folder"
         )
+    partial = settings.out / STATE_FOLDER / PARTIAL
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
     run = _Run(client, settings, store, on_progress)
     run.run_id = str(store.meta("run_id"))
     async with _containers(run, settings, store):
