@@ -389,6 +389,10 @@ SHELL_CHECKS = {
     "cli-storage": lambda done, folder: (
         (folder / "transcripts" / "hello.txt").read_text() == SAID + "\n"
     ),
+    "cli-pipeline": lambda done, folder: (
+        [(folder / "corpus" / f"call{i}.txt").read_text() for i in range(3)] == [SAID + "\n"] * 3
+        and "3 inputs: 3 transcribed, 0 failed, 0 rejected" in done.stdout
+    ),
 }
 
 
@@ -396,10 +400,11 @@ SHELL_CHECKS = {
 def test_shell_script(name: str, workdir: Path, speech_env, request: pytest.FixtureRequest) -> None:
     snippet = by_name("shell")[name]
     env = dict(speech_env)
-    if name == "cli-storage":  # after the README's commands that start Azurite
+    if name in ("cli-storage", "cli-pipeline"):  # after the README's commands that start Azurite
         storage: Azurite = request.getfixturevalue("azurite")
         env["AZURE_STORAGE_CONNECTION_STRING"] = storage.connection_string
     shutil.rmtree(workdir / "transcripts", ignore_errors=True)
+    shutil.rmtree(workdir / "corpus", ignore_errors=True)
     done = run(["bash", "-e", "-o", "pipefail", "-c", snippet.code], workdir, env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert SHELL_CHECKS[name](done, workdir), done.stdout + done.stderr

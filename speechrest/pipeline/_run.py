@@ -29,7 +29,15 @@ from ..errors import (
 )
 from ..types import Transcription, TranscriptionResultFile
 from ._report import InputOutcome, PipelineProgress, PipelineReport
-from ._sources import Candidate, Rejected, is_url, output_stem, scan_local, sha256
+from ._sources import (
+    Candidate,
+    Rejected,
+    is_url,
+    output_stem,
+    scan_local,
+    sha256,
+    suffix_problem,
+)
 from ._store import InputRow, ShardRow, Store
 
 if TYPE_CHECKING:
@@ -179,14 +187,12 @@ class _Run:
             raise InvalidInputError(f"no audio to transcribe in {redact_url(self.s.source)}")
 
     async def _scan_container(self) -> list[Candidate | Rejected]:
-        from ._sources import _suffix_problem
-
         entries: list[Candidate | Rejected] = []
         box = self.source_box
         async for blob in _listing(box):
             url = box.signed(blob.name, _expiry(self.s))
             key = box.blob_url(blob.name)
-            problem = _suffix_problem(blob.name, self.s.suffixes)
+            problem = suffix_problem(blob.name, self.s.suffixes)
             if problem is not None:
                 entries.append(Rejected(source=key, reason=problem))
             elif not blob.size:
@@ -666,6 +672,11 @@ def check_settings(settings: Settings) -> None:
     check.number(settings.submit_grace, "submit_grace", low=0)
     check.positive(settings.concurrency, "concurrency")
     check.locale(settings.locale)
+    if not is_url(settings.source) and Path(settings.source).resolve() == settings.out:
+        raise InvalidInputError(
+            "the output folder is the source folder: give another one (a folder inside the "
+            "source is fine: it is left out of the inputs)"
+        )
     if not is_url(settings.source) and not Path(settings.source).exists():
         raise InvalidInputError(
             f"no such folder or list file: {settings.source} (give a folder of audio files, a "

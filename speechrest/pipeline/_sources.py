@@ -15,7 +15,16 @@ import attrs
 
 from ..errors import InvalidInputError
 
-__all__ = ["Candidate", "Rejected", "is_url", "output_stem", "plain_url", "scan_local"]
+__all__ = [
+    "Candidate",
+    "Rejected",
+    "is_url",
+    "output_stem",
+    "plain_url",
+    "scan_local",
+    "sha256",
+    "suffix_problem",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -61,7 +70,7 @@ def output_stem(name: str) -> str:
     return "/".join(parts) or "audio"
 
 
-def _suffix_problem(name: str, suffixes: frozenset[str]) -> str | None:
+def suffix_problem(name: str, suffixes: frozenset[str]) -> str | None:
     suffix = PurePosixPath(name).suffix.lower()
     if suffix in suffixes:
         return None
@@ -72,7 +81,7 @@ def _suffix_problem(name: str, suffixes: frozenset[str]) -> str | None:
 
 def _local(path: Path, name: str, suffixes: frozenset[str]) -> Candidate | Rejected:
     key = str(path.resolve())
-    problem = _suffix_problem(path.name, suffixes)
+    problem = suffix_problem(path.name, suffixes)
     if problem is not None:
         return Rejected(source=key, reason=problem)
     try:
@@ -158,7 +167,7 @@ def scan_local(
 def _url(url: str, suffixes: frozenset[str]) -> Candidate | Rejected:
     key = plain_url(url)
     name = unquote(PurePosixPath(urlsplit(url).path).name) or "audio"
-    if PurePosixPath(name).suffix and (problem := _suffix_problem(name, suffixes)):
+    if PurePosixPath(name).suffix and (problem := suffix_problem(name, suffixes)):
         return Rejected(source=key, reason=problem)
     return Candidate(source=key, kind="url", name=name, url=url.strip())
 

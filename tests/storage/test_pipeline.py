@@ -210,3 +210,38 @@ async def test_one_process_at_a_time_in_a_folder(tmp_path: Path):
         _locked(tmp_path / "x"),
     ):
         pass
+
+
+async def test_refused_and_unanswered_submissions(azurite: Azurite, tmp_path: Path):
+    """A submission the service refuses (400) costs its inputs an attempt and is tried
+    again in a new job; one that fails without an answer that says it was not created (503
+    after the retries) is looked up by its token, found missing, and submitted again without
+    costing an attempt."""
+    corpus(tmp_path / "audio", 2)
+    plan = FaultPlan()
+    plan.add(Fault.http_status(400, code="InvalidPayload"), operation="Transcriptions_Submit")
+    plan.add(Fault.unavailable(retry_after=0), operation="Transcriptions_Submit")
+    recording = plan.record(operation="Transcriptions_Submit")
+    async with (
+        SpeechEmulator(timing=FAST, faults=plan) as emulator,
+        SpeechClient(emulator.endpoint, key=emulator.key) as client,
+    ):
+        report = await run_corpus(
+            client.with_options(max_retries=0), tmp_path / "audio", tmp_path / "out",
+            locale="en-US", container=await container(azurite), submit_grace=0.1, poll=POLL,
+        )  # fmt: skip
+        lookups = [r for r in emulator.requests if r.path.endswith("/transcriptions")]
+    assert len(recording.requests) == 3
+    assert len(lookups) == 1 and "displayName eq" in lookups[0].query["filter"]
+    assert [i.attempts for i in report.succeeded] == [2, 2]
+    assert report.jobs == 1
+
+
+async def test_the_output_folder_is_not_the_source(tmp_path: Path):
+    corpus(tmp_path / "audio", 1)
+    async with (
+        SpeechEmulator(timing=FAST) as emulator,
+        SpeechClient(emulator.endpoint, key=emulator.key) as client,
+    ):
+        with pytest.raises(InvalidInputError, match="the output folder is the source folder"):
+            await run_corpus(client, tmp_path / "audio", tmp_path / "audio", locale="en-US")
