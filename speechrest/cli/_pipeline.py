@@ -149,8 +149,8 @@ def run(**kwargs: Any) -> int:
     inputs are retried in new jobs up to --max-attempts). --out also gets report.json.
 
     Stop it at any time (Ctrl+C, even kill -9) and run the same command again: it resumes
-    where it was, without submitting anything twice. Exit status 1 when an input failed or
-    was rejected (unsupported, unreadable, duplicate).
+    where it was, without submitting anything twice. Exit status 1 when an input failed;
+    rejected inputs (unsupported, unreadable, duplicates) are listed, not fatal.
     """
     conn = take_connection(kwargs)
     if conn.local:
@@ -194,7 +194,7 @@ def run(**kwargs: Any) -> int:
                 )
         click.echo(report.summary())
         click.echo(f"report: {kwargs['out'] / 'report.json'}")
-        return EXIT_FAILED if report.failed or report.rejected else EXIT_OK
+        return EXIT_FAILED if report.failed else EXIT_OK
 
     try:
         result: int = run_async(go)

@@ -49,7 +49,9 @@ __all__ = ["Settings", "execute"]
 log = logging.getLogger("speechrest.pipeline")
 
 STATE_FOLDER = ".speechrest"
+"""The folder of the run's state in its output folder (``state.db``, SQLite in WAL mode)."""
 REPORT = "report.json"
+"""The report's file name in the output folder."""
 PARTIAL = "partial"
 """Outputs are written here, then moved into place: a reader never sees half of one, and
 what a killed process left half-written is cleared when the run starts again."""
