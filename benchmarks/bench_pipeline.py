@@ -69,8 +69,9 @@ async def _serve(config: dict[str, Any]) -> None:
         elif event == "transcriptionCompletion":
             jobs[job].append(time.monotonic())
 
+    queue_delay, run_time, retry_after = config["timing"]
     emulator = SpeechEmulator(
-        timing=Timing(**dict(zip(("queue_delay", "run_time", "retry_after"), config["timing"]))),
+        timing=Timing(queue_delay=queue_delay, run_time=run_time, retry_after=retry_after),
         quotas=Quotas(fast=None, rest=Quota(100, 10.0)),
     )
     emulator.state.metering.insert(0, meter)
