@@ -1,5 +1,6 @@
-"""The acceptance test of ``speechrest batch run``: a 200-input run killed with SIGKILL at
-random points, several times, then resumed with the same command.
+"""The acceptance test of ``speechrest batch run``: a 200-input run stopped with Ctrl+C
+(SIGINT), then killed with SIGKILL at random points, several times, then resumed with the
+same command.
 
 The emulator runs in the test's process and tells, from its own side, which job every
 input was in and when each job was alive; the pipeline runs in a child process that the
@@ -71,15 +72,19 @@ async def _start(args: list[str], log: Path) -> anyio.abc.Process:
         )
 
 
-async def _until(process: anyio.abc.Process, log: Path, start: int, rng: random.Random) -> None:
+async def _until(
+    process: anyio.abc.Process, log: Path, start: int, rng: random.Random, ctrl_c: bool
+) -> None:
     """Wait for a random point of this process's run: at random after its start, during
-    its uploads, or while it submits, waits and collects jobs."""
-    marker, extra = rng.choice([(None, 4.0), ("uploading:", 0.5), ("transcribe:", 4.0)])
-    while marker is not None and process.returncode is None:
+    its uploads (Ctrl+C: there), or while it submits, waits and collects jobs."""
+    choices = [((), 3.0), ((b"uploading:", b"transcribe:"), 0.5), ((b"transcribe:",), 2.0)]
+    markers, extra = choices[1] if ctrl_c else rng.choice(choices)
+    while markers and process.returncode is None:  # (a resumed run may have no uploads)
         with log.open("rb") as f:
             f.seek(start)
-            if marker.encode() in f.read():
-                break
+            said = f.read()
+        if any(m in said for m in markers):
+            break
         await anyio.sleep(0.05)
     await anyio.sleep(rng.uniform(0.0, extra))
 
@@ -97,21 +102,26 @@ async def test_killed_at_random_points_and_resumed(azurite: Azurite, tmp_path: P
         container = azurite.sas_url(await azurite.create(), "rlw")
         args = [
             "batch", "run", str(tmp_path / "corpus"), "--out", str(out), "--format", "text",
-            "--container", container, "--files-per-job", "20", "--max-jobs", "6",
+            "--container", container, "--files-per-job", "10", "--max-jobs", "4",
             "--submit-grace", "1", "--endpoint", emulator.endpoint, "--key", emulator.key,
         ]  # fmt: skip
         kills = 0
-        for _ in range(KILLS):
+        for how in [signal.SIGINT] + [signal.SIGKILL] * KILLS:
             start = log.stat().st_size if log.exists() else 0
             process = await _start(args, log)
-            await _until(process, log, start, rng)
+            await _until(process, log, start, rng, how == signal.SIGINT)
             if process.returncode is None:
-                process.send_signal(signal.SIGKILL)
-                kills += 1
+                process.send_signal(how)
+                kills += how == signal.SIGKILL
                 with log.open("a") as f:
-                    f.write(f"--- test: SIGKILL {kills} ---\n")
+                    f.write(f"--- test: {how.name} ---\n")
             await process.wait()
             await process.aclose()
+            if how == signal.SIGINT and process.returncode != 0:  # Ctrl+C: a clean stop
+                said = log.read_text(errors="replace")[start:]
+                assert process.returncode == 130, f"seed {SEED}: {said[-3000:]}"
+                assert "stopped; run the same command again to resume" in said
+                assert "Traceback" not in said
             if process.returncode == 0:
                 break
         process = await _start(args, log)
