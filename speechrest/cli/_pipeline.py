@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ._app import (
     EXIT_FAILED,
@@ -25,54 +26,72 @@ from ._output import FORMATS
 from ._storage import container_of
 from ._transcribe import PROFANITY, channels_option, recognition_options
 
+if TYPE_CHECKING:
+    from ..pipeline import PipelineProgress
+
 __all__ = ["run"]
 
 
 class _Display:
-    """Progress: one live status line on a terminal; otherwise a plain line on standard
-    error at each change of stage or jobs, and every tenth of the uploads."""
+    """Progress: a live bar on a terminal (inputs done of the corpus, jobs by status, ETA);
+    otherwise a plain line on standard error at each change of stage, jobs or inputs
+    done, and every tenth of the uploads."""
 
     def __init__(self) -> None:
-        self.console = Console(stderr=True) if is_tty(sys.stderr) else None
-        self.status: Any = None
+        self.bar: Progress | None = None
+        if is_tty(sys.stderr):
+            self.bar = Progress(
+                TextColumn("{task.description:>10}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                console=Console(stderr=True),
+            )
+            self.task = self.bar.add_task("scanning", total=None, detail="")
         self.last: tuple[Any, ...] | None = None
 
     def __enter__(self) -> _Display:
-        if self.console is not None:
-            self.status = self.console.status("scanning the source")
-            self.status.__enter__()
+        if self.bar is not None:
+            self.bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.stop()
 
-    def __call__(self, p: Any) -> None:
-        line = _line(p)
-        if self.status is not None:
-            self.status.update(line)
+    def __call__(self, p: PipelineProgress) -> None:
+        if self.bar is not None:
+            if p.stage == "upload":
+                total, done, detail = p.uploaded + p.to_upload, p.uploaded, "files uploaded"
+            else:
+                total, done, detail = p.inputs - p.rejected, p.finished - p.rejected, _jobs(p)
+            self.bar.update(
+                self.task, description=p.stage, total=total, completed=done, detail=detail
+            )
             return
         tenth = p.uploaded * 10 // max(1, p.uploaded + p.to_upload)
         key = (p.stage, tenth, p.jobs_running, p.jobs_ended, p.done, p.failed)
         if key != self.last:
             self.last = key
-            click.echo(f"speechrest: {line}", err=True)
+            click.echo(f"speechrest: {_line(p)}", err=True)
 
 
-def _line(p: Any) -> str:
-    if p.stage == "scan":
-        return f"scanning: {p.inputs} inputs ({p.rejected} rejected)"
-    if p.stage == "upload":
-        return f"uploading: {p.uploaded}/{p.uploaded + p.to_upload} files"
-    text = (
-        f"{p.stage}: {p.done}/{p.inputs - p.rejected} inputs done, {p.failed} failed, "
-        f"{p.in_jobs} in jobs, {p.waiting} waiting; jobs: {p.jobs_running} running, "
-        f"{p.jobs_ended} ended"
-    )
+def _jobs(p: PipelineProgress) -> str:
+    text = f"{p.failed} failed, {p.rejected} rejected; jobs: {p.jobs_running} running, "
+    text += f"{p.jobs_ended} ended"
     if p.eta_seconds is not None and p.stage != "done":
         minutes, seconds = divmod(int(p.eta_seconds), 60)
         text += f"; ETA {minutes}m{seconds:02d}s"
     return text
+
+
+def _line(p: PipelineProgress) -> str:
+    if p.stage == "scan":
+        return f"scanning: {p.inputs} inputs ({p.rejected} rejected)"
+    if p.stage == "upload":
+        return f"uploading: {p.uploaded}/{p.uploaded + p.to_upload} files"
+    waiting = f"{p.in_jobs} in jobs, {p.waiting} waiting"
+    return f"{p.stage}: {p.done}/{p.inputs - p.rejected} inputs done, {waiting}, {_jobs(p)}"
 
 
 @click.command("run")

@@ -326,7 +326,7 @@ class _Run:
         live = len(self.store.shards("submitting", "running"))
         if self.s.max_jobs is not None and live >= self.s.max_jobs:
             return None
-        ready = self.store.inputs("ready")[: self.s.files_per_job]
+        ready = self.store.inputs("ready", limit=self.s.files_per_job)
         if not ready:
             return None
         if len(ready) < self.s.files_per_job and live and all(r.attempts for r in ready):

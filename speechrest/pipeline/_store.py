@@ -170,11 +170,12 @@ class Store:
                 rows,
             )
 
-    def inputs(self, *statuses: str) -> list[InputRow]:
+    def inputs(self, *statuses: str, limit: int = -1) -> list[InputRow]:
+        """The inputs with these statuses (every input without), in the order found."""
         if statuses:
             marks = ",".join("?" * len(statuses))
-            query = f"SELECT * FROM inputs WHERE status IN ({marks}) ORDER BY id"  # noqa: S608
-            rows = self.db.execute(query, statuses)
+            query = f"SELECT * FROM inputs WHERE status IN ({marks}) ORDER BY id LIMIT ?"  # noqa: S608
+            rows = self.db.execute(query, (*statuses, limit))
         else:
             rows = self.db.execute("SELECT * FROM inputs ORDER BY id")
         return [InputRow(**dict(r)) for r in rows]

@@ -153,8 +153,10 @@ async def test_url_lists_and_container_sources(azurite: Azurite, tmp_path: Path)
             for i in range(3)
         ]
         listing = tmp_path / "inputs.txt"
+        (tmp_path / "folder.wav").mkdir()
         listing.write_text(
-            "# served by the emulator\n" + "\n".join([*urls, urls[0], "ftp://x/y.wav", ""])
+            "# served by the emulator\n"
+            + "\n".join([*urls, urls[0], "ftp://x/y.wav", "missing.wav", "folder.wav", ""])
         )
         name = await azurite.create()
         async with azurite.service() as service:
@@ -174,8 +176,12 @@ async def test_url_lists_and_container_sources(azurite: Azurite, tmp_path: Path)
     assert [(tmp_path / "a" / f"s{i}.txt").read_text() for i in range(3)] == [
         f"Served {i}.\n" for i in range(3)
     ]
-    assert sorted(r.reason or "" for r in listed.rejected)[0].startswith("duplicate")
-    assert len(listed.rejected) == 2 and "sig=" not in json.dumps(listed.to_json())
+    reasons = {r.source.rsplit("/", 1)[-1]: r.reason or "" for r in listed.rejected}
+    assert len(reasons) == 4 and "sig=" not in json.dumps(listed.to_json())
+    assert reasons["s0.wav (#2)"] == "duplicate: listed more than once"
+    assert reasons["ftp://x/y.wav".rsplit("/", 1)[-1]].startswith("unsupported URL scheme")
+    assert reasons["missing.wav"] == "no such file"
+    assert reasons["folder.wav"].startswith("cannot read it: Is a directory")
     assert (tmp_path / "b" / "in" / "b1.txt").read_text() == "Blob 1.\n"
     assert [r.source.rsplit("/", 1)[1] for r in blobs.rejected] == ["readme.md"]
 
