@@ -4,6 +4,7 @@ collect results into one output per input, retry failed inputs in new jobs, repo
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -173,9 +174,9 @@ class _Run:
         if is_url(self.s.source):
             entries = await self._scan_container()
         else:
-            root = self.store.meta("root")
-            entries, root = scan_local(
-                Path(self.s.source), self.s.suffixes, skip=self.s.out, root=root
+            scan = functools.partial(scan_local, skip=self.s.out, root=self.store.meta("root"))
+            entries, root = await anyio.to_thread.run_sync(
+                scan, Path(self.s.source), self.s.suffixes
             )
             self.store.set_meta("root", root)
         entries = _listed_once(entries)
@@ -476,6 +477,7 @@ class _Run:
 
     async def transcribe(self) -> None:
         self.stage = "transcribe"
+        self.started = time.monotonic()  # the pace of the ETA
         self.progress()
         while True:
             wait = await self.resolve()
