@@ -9,7 +9,9 @@ each with one JSON line:
 * ``stats``: what the emulator's quotas admitted and throttled, by family;
 * ``quotas <fast> <rest>``: set the quotas (``80/1``, ``100/10``, or ``-`` for none), and
   forget what they admitted so far;
-* ``reset``: forget the counts.
+* ``reset``: forget the counts;
+* ``download_latency <seconds>``: add this latency to every download of a served file (the
+  round trip to Blob Storage), instead of the latencies configured.
 
 Closing standard input stops it. The client's CPU is then measured apart from the server's.
 """
@@ -92,7 +94,10 @@ async def _serve(config: dict[str, Any]) -> None:
         fast=Quota(*config["fast_quota"]) if config.get("fast_quota") else None,
         rest=Quota(*config["rest_quota"]) if config.get("rest_quota") else None,
     )
-    timing = Timing(*config["timing"]) if config.get("timing") else None
+    timing = None
+    if config.get("timing"):
+        queue_delay, run_time, retry_after = config["timing"]
+        timing = Timing(queue_delay=queue_delay, run_time=run_time, retry_after=retry_after)
     async with SpeechEmulator(timing=timing, faults=plan, quotas=quotas) as emulator:
         emulator.state.requests.clear()
         emulator.state.requests = type(emulator.state.requests)(maxlen=1000)  # keep it small
@@ -108,6 +113,9 @@ async def _serve(config: dict[str, Any]) -> None:
                 emulator.quotas.reset()
             elif words[:1] == ["reset"]:
                 emulator.quotas.reset()
+            elif words[:1] == ["download_latency"]:
+                emulator.faults.clear()
+                plan.add(Fault.latency(float(words[1])), path="^/blobs/", times=None)
             answer = {
                 "admitted": dict(emulator.quotas.admitted),
                 "throttled": dict(emulator.quotas.throttled),

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from . import _checks as check
 from ._redact import Secret
 from .errors import InvalidInputError
 
@@ -70,12 +71,14 @@ class Auth:
         async with self._lock:
             if self._token is None or self._expires_on - time.time() < REFRESH_MARGIN:
                 access = await self._credential.get_token(SCOPE)
-                self._token = Secret(str(access.token))
-                self._expires_on = float(access.expires_on)
+                token = getattr(access, "token", None)
+                expires_on = getattr(access, "expires_on", None)
+                self._token = Secret(check.header_value(token, "the credential's token"))
+                self._expires_on = float(check.number(expires_on, "the credential's expires_on"))
         return "Authorization", f"Bearer {self._token.reveal()}"
 
 
 def _checked_key(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError("key= is empty: pass the Speech resource key")
-    return value
+    return check.header_value(value, "key=")

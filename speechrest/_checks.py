@@ -19,12 +19,16 @@ from .errors import ClientStateError, InvalidInputError
 from .types import WireEnum
 
 __all__ = [
+    "MAX_CONCURRENCY",
+    "MAX_INT32",
     "MAX_SPEAKERS",
     "MIN_SPEAKERS",
     "channels",
+    "concurrency",
     "custom_properties",
     "enum",
     "flag",
+    "header_value",
     "http_url",
     "integer",
     "items",
@@ -47,6 +51,12 @@ T = TypeVar("T")
 
 MIN_SPEAKERS, MAX_SPEAKERS = 2, 35
 """The range of ``maxSpeakers`` in fast and batch diarization."""
+MAX_INT32 = 2**31 - 1
+"""The largest ``int32``, the wire type of counts such as ``skip``, ``top`` and
+``sasLifetimeMinutes``."""
+MAX_CONCURRENCY = 10_000
+"""The most requests a fan-out (``concurrency=``) keeps in flight: far beyond the service's
+quotas, small enough that a typo cannot spawn a million tasks."""
 MAX_CUSTOM_PROPERTIES = 10
 MAX_PROPERTY_KEY = 64
 MAX_PROPERTY_VALUE = 256
@@ -66,6 +76,11 @@ def positive(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInputError(f"{what} must be a positive integer; got {value!r}")
     return value
+
+
+def concurrency(value: object, what: str = "concurrency") -> int:
+    """How many requests a fan-out keeps in flight: 1 to :data:`MAX_CONCURRENCY`."""
+    return integer(value, what, 1, MAX_CONCURRENCY)
 
 
 def number(value: object, what: str, low: float | None = None, high: float | None = None) -> float:
@@ -136,6 +151,18 @@ def name(value: object, what: str = "display_name") -> str:
 def text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a string; got {type(value).__name__}")
+    return value
+
+
+def header_value(value: object, what: str) -> str:
+    """A string that can travel in an HTTP header: no control characters (a line break
+    would end the header). The value itself is not shown: it may be a secret."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string")
+    if not value.isprintable() or not value.isascii():
+        raise InvalidInputError(
+            f"{what} must be printable ASCII without control characters or line breaks"
+        )
     return value
 
 

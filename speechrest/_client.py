@@ -85,6 +85,11 @@ class SpeechClient:
     ``rest_quota`` (the batch and custom speech REST API, never more than 100 requests per
     10 seconds by default) and ``storage_quota`` (downloads from SAS links). See
     :class:`~speechrest.QuotaPolicy`; ``QuotaPolicy(adaptive=False)`` turns it off.
+
+    Every response is read with a cap, counted after decompression: ``max_response_bytes``
+    (16 MiB) for the service's API responses, ``max_download_bytes`` (256 MiB) for result
+    files read from a ``contentUrl``. A larger body raises
+    :class:`~speechrest.errors.ResponseTooLargeError` and is not read further.
     """
 
     def __init__(
@@ -109,6 +114,8 @@ class SpeechClient:
         fast_quota: QuotaPolicy = FAST_QUOTA,
         rest_quota: QuotaPolicy = REST_QUOTA,
         storage_quota: QuotaPolicy = STORAGE_QUOTA,
+        max_response_bytes: int = 16 * 1024 * 1024,
+        max_download_bytes: int = 256 * 1024 * 1024,
     ) -> None:
         if not isinstance(endpoint, str) or not endpoint:
             raise InvalidInputError(
@@ -118,7 +125,9 @@ class SpeechClient:
             connect_timeout=check.number(connect_timeout, "connect_timeout", low=1e-3),
             read_timeout=check.number(read_timeout, "read_timeout", low=1e-3),
             max_connections=check.positive(max_connections, "max_connections"),
-            user_agent=user_agent,
+            user_agent=check.optional(check.header_value, user_agent, "user_agent"),
+            max_response_bytes=check.positive(max_response_bytes, "max_response_bytes"),
+            max_download_bytes=check.positive(max_download_bytes, "max_download_bytes"),
         )
         retry = _retry_policy(
             RetryPolicy(),

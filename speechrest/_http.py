@@ -3,7 +3,7 @@
 It owns the ``aiohttp.ClientSession`` and sends one API call: URL and headers, the attempts
 (each decided by :mod:`speechrest._retry`), redirects, the upload stall watchdog, bounded
 reading and decoding of the body, and the mapping of aiohttp's exceptions to ours (in
-:class:`_MappedErrors`, the only place). Everything above it gets plain Python values
+:func:`_mapped`, the only place). Everything above it gets plain Python values
 (:class:`Response`) and our exceptions.
 """
 
@@ -13,9 +13,11 @@ import contextlib
 import email.utils
 import ipaddress
 import json
+import json.scanner
 import logging
 import math
 import platform
+import re
 import ssl as _ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -46,7 +48,17 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _UNWATCHED = contextlib.nullcontext()
 """The watchdog of a body sent in one piece with the headers: none."""
-_decode_json = json.JSONDecoder().decode
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]  # (typeshed types it oddly)
+)
+"""``json``'s own scanner (the C one): ``(value, end)`` of the JSON text at an index."""
+_BUFFERS = (bytes, bytearray)
+_MIB = 1024 * 1024
+_ERROR_BODY = 64 * 1024
+"""The most of an error response's body that is kept (the service's errors are small)."""
+_NOT_HTTP = "is not an absolute http(s) URL"
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9._~-]+)?", re.ASCII)
+"""A host name (IDNA-encoded), an IPv4 address or an IPv6 address with its zone."""
 
 
 @attrs.frozen(kw_only=True)
@@ -62,18 +74,30 @@ class HttpConfig:
     """Size of the connection pool."""
     user_agent: str | None = None
     """Appended to speechrest's User-Agent."""
+    max_response_bytes: int = 16 * _MIB
+    """The largest API response body read (after decompression); more raises
+    :class:`~speechrest.errors.ResponseTooLargeError`."""
+    max_download_bytes: int = 256 * _MIB
+    """The largest result file read from a ``contentUrl`` (after decompression)."""
 
 
-@attrs.define(kw_only=True)
 class Response:
-    """A completed HTTP exchange, as plain values."""
+    """A completed HTTP exchange, as plain values: ``status``, ``headers`` (names looked
+    up regardless of case), ``data`` (the decoded JSON body with ``expect="json"``, else
+    the raw bytes; None when empty) and the service's ``request_id``."""
 
-    status: int
-    headers: Mapping[str, str]
-    """Response headers; names are looked up regardless of case."""
-    data: Any
-    """The decoded JSON body (``expect="json"``) or the raw bytes; None when empty."""
-    request_id: str | None
+    __slots__ = ("data", "headers", "request_id", "status")
+
+    def __init__(
+        self, status: int, headers: Mapping[str, str], data: Any, request_id: str | None
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
+        self.request_id = request_id
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status}, request_id={self.request_id!r})"
 
     @property
     def retry_after(self) -> float | None:
@@ -168,6 +192,12 @@ class Transport:
         self._session: aiohttp.ClientSession | None = session
         self._owns_session = session is None
         self._state = "unopened"
+        self._upload_timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=config.connect_timeout, sock_read=None
+        )
+        """The timeouts of an exchange under the upload watchdog, which bounds the wait for
+        the answer itself (aiohttp's ``sock_read`` would start as soon as the last byte is
+        handed to the socket, while the server may still be reading what it buffers)."""
         agent = [
             f"speechrest/{__version__}",
             f"aiohttp/{aiohttp.__version__}",
@@ -175,8 +205,12 @@ class Transport:
         ]
         if config.user_agent:
             agent.append(config.user_agent)
-        self._headers = {"User-Agent": " ".join(agent), "Accept": "application/json"}
-        """Headers every request sends (copied per request; credentials are added then)."""
+        self._common = {"User-Agent": " ".join(agent), "Accept": "application/json"}
+        """Headers every request sends: the defaults of a session of our own, else sent with
+        each request."""
+        self._headers = {} if session is None else dict(self._common)
+        """What each request starts from (copied; the request id and credentials are
+        added)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -200,12 +234,22 @@ class Transport:
                 ),
                 auto_decompress=True,
                 trust_env=False,
+                headers=self._common,
             )
+        self._closing = anyio.Event()
         self._state = "open"
 
     async def close(self) -> None:
-        if self._state == "open" and self._owns_session and self._session is not None:
-            await self._session.close()
+        if self._state == "open":
+            self._closing.set()  # calls waiting to retry give up at once
+            if self._owns_session and self._session is not None:
+                self._state = "closing"
+                # The connections of calls in flight are cut (their calls raise
+                # ClientStateError): closed gracefully, one whose upload the server stopped
+                # reading would hold the session's close until the upload's watchdog fired.
+                for protocol in list(getattr(self._session.connector, "_acquired", ())):
+                    protocol.abort()
+                await self._session.close()
         self._state = "closed"
 
     @property
@@ -241,21 +285,28 @@ class Transport:
     def same_origin(self, url: URL) -> bool:
         return (url.scheme, url.host, url.port) == self._origin
 
-    def _resolve(self, target: str, params: Mapping[str, Any] | None, authenticated: bool) -> URL:
+    def _resolve(
+        self, target: str, params: Mapping[str, Any] | None, authenticated: bool, operation: str
+    ) -> URL:
         """The URL to call: the API path or absolute URL, with api-version and params.
         An API path without params is resolved once (every fast transcription posts to
         the same URL)."""
-        if params or "://" in target:
-            return self._build(target, params, authenticated)
-        url = self._paths.get(target)
-        if url is None:
-            url = self._build(target, None, authenticated)
-            if len(self._paths) < 64:  # a handful of paths are ever called without params
-                self._paths[target] = url
+        if authenticated and not params:
+            url = self._paths.get(target)
+            if url is not None:
+                return url
+        if params or not target.startswith("/") or target.startswith("//"):
+            return self._build(target, params, authenticated, operation)
+        url = self._build(target, None, authenticated, operation)
+        if authenticated and len(self._paths) < 64:  # a handful of paths, called without params
+            self._paths[target] = url
         return url
 
-    def _build(self, target: str, params: Mapping[str, Any] | None, authenticated: bool) -> URL:
-        url = URL(target, encoded=True) if "://" in target else self.url(target)
+    def _build(
+        self, target: str, params: Mapping[str, Any] | None, authenticated: bool, operation: str
+    ) -> URL:
+        path = target.startswith("/") and not target.startswith("//")
+        url = self.url(target) if path else _absolute(target, operation)
         query: dict[str, Any] = dict(url.query)
         if authenticated and self.same_origin(url):
             query.setdefault("api-version", self.api_version)
@@ -281,6 +332,7 @@ class Transport:
         creates: bool = False,
         authenticated: bool = True,
         expect: str = "json",
+        download: bool = False,
     ) -> Response:
         """Send one API call, with retries, and return its response or raise our error.
 
@@ -288,13 +340,21 @@ class Transport:
         ``Location``, a ``contentUrl``). Credentials go only to the configured endpoint's
         origin, and only when ``authenticated``. ``creates`` marks a POST that creates an
         entity (see :mod:`speechrest._retry`). ``expect`` is ``"json"`` or ``"bytes"``.
+        ``download`` reads a result file (capped by ``max_download_bytes``, not
+        ``max_response_bytes``).
         """
         session = self._require_open()
-        url = self._resolve(target, params, authenticated)
+        url = self._resolve(target, params, authenticated, operation)
         if json_body is not None:
-            payload = json.dumps(json_body, separators=(",", ":")).encode()
+            payload = _json_payload(json_body, operation)
             body = Body(open=lambda: payload, content_type="application/json", length=len(payload))
-        request_id = unique_id()
+        own = target[:1] == "/" and target[:2] != "//"  # an API path: the endpoint's origin
+        exchange = _Exchange(
+            method, url, operation, body, headers, unique_id(), expect, authenticated,
+            authenticated and (own or self.same_origin(url)),
+            self.config.max_download_bytes if download else self.config.max_response_bytes,
+            "max_download_bytes" if download else "max_response_bytes",
+        )  # fmt: skip
         replayable = body is None or body.replayable
         slept = 0.0
         attempt = throttles = 0
@@ -304,19 +364,19 @@ class Transport:
                 ticket = await gate.acquire()
             throttled = False
             try:
-                response = await self._attempt(
-                    session, method, url, operation, body, headers, request_id, attempt, expect,
-                    authenticated=authenticated,
-                )  # fmt: skip
+                response = await self._attempt(session, exchange, attempt)
             except _Failed as failed:
                 gate.done(ticket, None)
+                self._check_not_closed(session, failed.error)
                 error: errors.SpeechRestError = failed.error
                 reached = failed.reached_service
             except _SourceFailed as failed:
                 gate.done(ticket, None)
                 raise failed.error from None
-            except BaseException:
+            except BaseException as exc:
                 gate.done(ticket, None)
+                if isinstance(exc, Exception) and not isinstance(exc, errors.SpeechRestError):
+                    self._check_not_closed(session, exc)  # aiohttp: "Session is closed"
                 raise
             else:
                 if response.status < 400:
@@ -340,67 +400,76 @@ class Transport:
             if not isinstance(verdict, float):
                 raise verdict
             log.info("%s: %s; retry %d in %.2fs", operation, error, attempt + 1, verdict)
-            await anyio.sleep(verdict)  # (a throttle's wait is also the family's pause)
+            with anyio.move_on_after(verdict):  # (a throttle's wait is also the family's pause)
+                await self._closing.wait()  # closing the client ends the wait
+            session = self._require_open()  # closed while we waited: no retry
             throttles += throttled
             slept += 0.0 if throttled else verdict
             attempt += 1
 
+    def _credentials(self, exchange: _Exchange, url: URL) -> bool:
+        """Whether the credentials go with a request to ``url`` (redirected there)."""
+        return exchange.authenticated and self.same_origin(url)
+
+    def _check_not_closed(self, session: aiohttp.ClientSession, error: BaseException) -> None:
+        """After a failed attempt: when the client (or the session given to it) was closed
+        meanwhile, that is the error (nothing is retried on a closed session)."""
+        if session.closed or self._state != "open":
+            closed = errors.ClientStateError(
+                "the client was closed while this call was in flight; close it only once "
+                "its calls are done (or cancelled)"
+            )
+            if isinstance(error, errors.SpeechRestError):
+                raise closed from error
+            raise closed from None
+
     async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        operation: str,
-        body: Body | None,
-        extra_headers: Mapping[str, str] | None,
-        request_id: str,
-        attempt: int,
-        expect: str,
-        *,
-        authenticated: bool,
+        self, session: aiohttp.ClientSession, exchange: _Exchange, attempt: int
     ) -> Response:
         """One attempt: send, follow same-request redirects, read and decode the body."""
+        method, url, body = exchange.method, exchange.url, exchange.body
+        operation = exchange.operation
         for _hop in range(_MAX_REDIRECTS + 1):
             headers = self._headers.copy()
-            headers["x-ms-client-request-id"] = request_id
+            headers["x-ms-client-request-id"] = exchange.request_id
             if attempt:
                 headers["x-ms-retry-count"] = str(attempt)
-            if authenticated and self.same_origin(url):
+            if exchange.credentials if url is exchange.url else self._credentials(exchange, url):
                 name, value = self.auth.header() or await self.auth.refresh()
                 headers[name] = value
             data = None
             if body is not None and method not in ("GET", "HEAD"):
                 data = body.open()
                 headers["Content-Type"] = body.content_type
-                if body.length is not None and not isinstance(data, bytes | bytearray):
+                if body.length is not None and not isinstance(data, _BUFFERS):
                     # (aiohttp takes the length of a buffer from the buffer itself)
                     headers["Content-Length"] = str(body.length)
-            if extra_headers:
-                headers.update(extra_headers)
+            if exchange.headers:
+                headers.update(exchange.headers)
             started = time.perf_counter()
-            with _MappedErrors(url, operation, self.config.read_timeout):
+            try:
                 status, resp_headers, raw = await self._exchange(
-                    session, method, url, data, headers
+                    session, method, url, data, headers, exchange
                 )
+            except _TRANSPORT_FAILURES as exc:
+                raise _mapped(exc, url, operation, self.config.read_timeout, started) from None
             if status in _REDIRECTS and "Location" in resp_headers:
-                url = url.join(URL(resp_headers["Location"]))
+                url = _redirect(exchange, url, resp_headers["Location"], status, data is not None)
                 if status == 303:
                     method, body = "GET", None
                 continue
-            response_id = _request_id(resp_headers)
+            response_id = resp_headers.get("apim-request-id") or _request_id(resp_headers)
             if log.isEnabledFor(logging.DEBUG):  # redacting the URL is not free
                 elapsed = time.perf_counter() - started
                 log.debug("%s %s %s -> %d in %.3fs (request id %s)", operation, method,
                           redact_url(url), status, elapsed, response_id)  # fmt: skip
-            return Response(
-                status=status,
-                headers=resp_headers,
-                data=_decode(raw, status, expect, operation, response_id),
-                request_id=response_id,
-            )
-        raise _Failed(
-            errors.APIConnectionError("too many redirects", operation=operation),
-            reached_service=True,
+            data = _decode(raw, status, exchange.expect, operation, response_id)
+            return Response(status, resp_headers, data, response_id)
+        raise errors.RedirectError(
+            f"more than {_MAX_REDIRECTS} redirects in a row; the last to "
+            f"{redact_url(url)} was not followed",
+            operation=operation,
+            location=redact_url(url),
         )
 
     async def _exchange(
@@ -410,26 +479,48 @@ class Transport:
         url: URL,
         data: bytes | bytearray | AsyncIterator[bytes] | None,
         headers: dict[str, str],
+        exchange: _Exchange,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """Send the request and read the response, under the upload stall watchdog.
 
         aiohttp's ``sock_read`` only starts once the body is sent: a server that stops
         reading mid-upload would hang us. The watchdog cancels the exchange when one piece
-        of the body cannot be sent within ``read_timeout`` (a slow source is not counted).
+        of the body cannot be sent within ``read_timeout`` (a slow source is not counted),
+        and bounds the wait for the answer once all of it is handed over (see
+        :class:`WatchedBody`); aiohttp's ``sock_read`` takes over for the response body.
+        The body of a redirect is not read.
         """
         watchdog: Any = _UNWATCHED
-        if data is not None and not (isinstance(data, bytes | bytearray) and len(data) <= SLICE):
+        if data is not None and not (isinstance(data, _BUFFERS) and len(data) <= SLICE):
             watchdog = anyio.CancelScope()
             data = WatchedBody(data, watchdog, self.config.read_timeout)
         try:
-            with watchdog:
-                async with session.request(
+            if watchdog is _UNWATCHED:
+                sending = session.request(
                     method, url, data=data, headers=headers, allow_redirects=False
-                ) as resp:
+                )
+            else:
+                sending = session.request(
+                    method, url, data=data, headers=headers, allow_redirects=False,
+                    timeout=self._upload_timeout,
+                )  # fmt: skip
+            with watchdog:
+                async with sending as resp:
                     if watchdog is not _UNWATCHED:
                         watchdog.deadline = math.inf  # the body is sent (or refused)
-                    return resp.status, resp.headers, await resp.read()
-            raise _Stalled
+                        _watch_silence(resp, self.config.read_timeout)
+                    status, headers_in = resp.status, resp.headers
+                    if status in _REDIRECTS:
+                        return status, headers_in, b""
+                    length = resp.content_length
+                    if (
+                        length is not None
+                        and length <= exchange.limit
+                        and "Content-Encoding" not in headers_in
+                    ):  # aiohttp reads exactly Content-Length bytes: the fast path
+                        return status, headers_in, await resp.read()
+                    return status, headers_in, await _read_body(resp, exchange)
+            raise _Stalled(answer=isinstance(data, WatchedBody) and data.sent)
         except Exception:
             if isinstance(data, WatchedBody) and data.error is not None:
                 # The caller's source (or progress callback) failed, not the connection:
@@ -457,8 +548,52 @@ class Transport:
         )
 
 
+class _Exchange:
+    """What stays the same across the attempts of one call."""
+
+    __slots__ = (
+        "authenticated", "body", "credentials", "expect", "headers", "limit", "method",
+        "operation", "option", "request_id", "url",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        operation: str,
+        body: Body | None,
+        headers: Mapping[str, str] | None,
+        request_id: str,
+        expect: str,
+        authenticated: bool,
+        credentials: bool,
+        limit: int,
+        option: str,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.operation = operation
+        self.body = body
+        self.headers = headers
+        self.request_id = request_id
+        self.expect = expect
+        self.authenticated = authenticated
+        """Whether credentials may be sent at all (never to a SAS URL)."""
+        self.credentials = credentials
+        """Whether they go with the request to ``url`` (the endpoint's origin)."""
+        self.limit = limit
+        """The most bytes of a (decompressed) response body read."""
+        self.option = option
+        """The client option that sets ``limit``."""
+
+
 class _Stalled(Exception):
-    """The upload made no progress for ``read_timeout`` seconds."""
+    """The upload made no progress for ``read_timeout`` seconds (``answer``: it was all
+    sent, and the answer did not start in time)."""
+
+    def __init__(self, *, answer: bool) -> None:
+        super().__init__()
+        self.answer = answer
 
 
 class _SourceFailed(Exception):
@@ -469,53 +604,168 @@ class _SourceFailed(Exception):
         self.error = error
 
 
-class _MappedErrors:
-    """The one place where aiohttp's (and the socket's) exceptions become ours, as
+_TRANSPORT_FAILURES = (_Stalled, TimeoutError, aiohttp.ClientError, OSError)
+"""What a broken exchange raises (anything else goes on as it is)."""
+
+
+def _mapped(
+    exc: BaseException, url: URL, operation: str, read_timeout: float, started: float
+) -> _Failed:
+    """The one place where aiohttp's (and the socket's) exceptions become ours: a
     :class:`_Failed` with whether the request may have reached the service."""
-
-    def __init__(self, url: URL, operation: str, read_timeout: float) -> None:
-        self.url = url
-        self.operation = operation
-        self.read_timeout = read_timeout
-        self.started = time.perf_counter()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _: Any) -> None:
-        if exc is None or not isinstance(
-            exc, _Stalled | TimeoutError | aiohttp.ClientError | OSError
-        ):
-            return  # no failure, or not a transport failure: it goes on as it is
-        error, reached = self._mapped(exc)
-        raise _Failed(error, reached_service=reached) from None
-
-    def _mapped(self, exc: BaseException) -> tuple[errors.APIConnectionError, bool]:
-        url, operation = self.url, self.operation
-        if isinstance(exc, _Stalled):
-            message = (
-                f"the upload made no progress for {self.read_timeout}s calling "
-                f"{redact_url(url)}: the service stopped reading the request body"
-            )
-            return errors.APITimeoutError(message, operation=operation), True
-        if isinstance(exc, TimeoutError):
-            connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
-            message = (
-                f"timed out after {time.perf_counter() - self.started:.1f}s "
-                f"({'connecting' if connecting else 'waiting for the response'}) calling "
-                f"{redact_url(url)}; raise connect_timeout=/read_timeout= if the service "
-                "needs longer"
-            )
-            return errors.APITimeoutError(message, operation=operation), not connecting
-        where = f"{url.host}:{url.port}"
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            message = f"cannot connect to {where}: {exc.os_error}"
-            return errors.APIConnectionError(message, operation=operation), False
+    if isinstance(exc, _Stalled):
         message = (
-            f"connection to {where} failed during the exchange: "
-            f"{type(exc).__name__}: {redact_url(exc)}"
+            f"the upload made no progress for {read_timeout}s calling "
+            f"{redact_url(url)}: the service stopped reading the request body"
+            if not exc.answer
+            else f"the service did not start its answer within {read_timeout}s "
+            f"(plus the time the upload took) of being sent the request to {redact_url(url)}"
         )
-        return errors.APIConnectionError(message, operation=operation), True
+        return _Failed(errors.APITimeoutError(message, operation=operation), reached_service=True)
+    if isinstance(exc, TimeoutError):
+        connecting = isinstance(exc, aiohttp.ConnectionTimeoutError)
+        message = (
+            f"timed out after {time.perf_counter() - started:.1f}s "
+            f"({'connecting' if connecting else 'waiting for the response'}) calling "
+            f"{redact_url(url)}; raise connect_timeout=/read_timeout= if the service "
+            "needs longer"
+        )
+        error = errors.APITimeoutError(message, operation=operation)
+        return _Failed(error, reached_service=not connecting)
+    where = f"{url.host}:{url.port}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        message = f"cannot connect to {where}: {exc.os_error}"
+        return _Failed(
+            errors.APIConnectionError(message, operation=operation), reached_service=False
+        )
+    message = (
+        f"connection to {where} failed during the exchange: {type(exc).__name__}: {redact_url(exc)}"
+    )
+    return _Failed(errors.APIConnectionError(message, operation=operation), reached_service=True)
+
+
+def _watch_silence(resp: aiohttp.ClientResponse, seconds: float) -> None:
+    """Give the rest of a watched exchange aiohttp's ``sock_read`` again: at most
+    ``seconds`` of silence while the response body comes in."""
+    protocol = resp.connection.protocol if resp.connection is not None else None
+    if protocol is not None:
+        protocol.read_timeout = seconds
+        protocol.start_timeout()
+
+
+def _json_payload(data: Any, operation: str) -> bytes:
+    """A JSON request body. ``nan`` and ``inf`` are not JSON: never sent (the input checks
+    refuse them first; this is the last line)."""
+    try:
+        return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        raise errors.InvalidInputError(
+            f"{operation}: the request holds a number that is not finite (nan or inf)"
+        ) from None
+
+
+async def _read_body(resp: aiohttp.ClientResponse, exchange: _Exchange) -> bytes:
+    """The response body (when it is compressed, or its length is unknown or over the cap),
+    decompressed, read as it streams in and never more than the call's cap: beyond it,
+    :class:`~speechrest.errors.ResponseTooLargeError` (a gzip bomb stops there too: aiohttp
+    inflates only as much as is read). An error body is cut at ``_ERROR_BODY`` bytes
+    instead: its status is what counts."""
+    limit = exchange.limit
+    length = resp.content_length
+    plain = "Content-Encoding" not in resp.headers
+    error = resp.status >= 400
+    if error:
+        limit = min(limit, _ERROR_BODY)
+    elif length is not None and length > limit and plain:
+        raise _too_large(resp, exchange)  # known before reading any of it
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            if not error:
+                raise _too_large(resp, exchange)
+            chunks.append(chunk[: len(chunk) - (size - limit)])
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(resp: aiohttp.ClientResponse, exchange: _Exchange) -> errors.ResponseTooLargeError:
+    return errors.ResponseTooLargeError(
+        exchange.operation,
+        limit=exchange.limit,
+        option=exchange.option,
+        request_id=_request_id(resp.headers),
+    )
+
+
+def _redirect(exchange: _Exchange, url: URL, location: str, status: int, has_body: bool) -> URL:
+    """Where a redirect from ``url`` leads, if it may be followed; else
+    :class:`~speechrest.errors.RedirectError`. Never from https down to http; never with
+    a request body to another origin than the call's (a 303 turns it into a GET)."""
+    operation = exchange.operation
+    try:
+        given = URL(location)
+        target: URL | None = url.join(given)
+        if given.scheme and not _usable(given):
+            target = None  # an absolute URL without a host ("http:///x", "http://")
+    except (ValueError, TypeError):
+        target = None
+    if target is None or not _usable(target):
+        shown = redact_url(location)[:200]
+        raise errors.RedirectError(
+            f"the service redirected to {shown!r}, which {_NOT_HTTP}",
+            operation=operation,
+            location=shown,
+        )
+    if url.scheme == "https" and target.scheme != "https":
+        raise errors.RedirectError(
+            f"the service redirected from https to plain http ({redact_url(target)}); "
+            "it is not followed, so that nothing is sent unencrypted",
+            operation=operation,
+            location=redact_url(target),
+        )
+    origin = exchange.url
+    if (
+        has_body
+        and status != 303
+        and (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port)
+    ):
+        raise errors.RedirectError(
+            f"the service redirected the request (HTTP {status}) to another origin "
+            f"({redact_url(target)}); the request body is not sent there",
+            operation=operation,
+            location=redact_url(target),
+        )
+    return target
+
+
+def _absolute(target: str, operation: str) -> URL:
+    """An absolute URL given by the service (``@nextLink``, ``Location``, ``contentUrl``),
+    checked (see :func:`_usable`); else :class:`~speechrest.errors.ResponseValidationError`."""
+    try:
+        url: URL | None = URL(target, encoded=True)
+    except (ValueError, TypeError):
+        url = None
+    if url is None or not _usable(url):
+        raise errors.ResponseValidationError(
+            operation, [f"the URL {redact_url(target)[:200]!r} {_NOT_HTTP}"]
+        )
+    return url
+
+
+def _usable(url: URL) -> bool:
+    """Whether the HTTP library can send a request to ``url``: http(s), a host name or IP
+    address of valid characters, a valid port."""
+    try:
+        return (
+            url.scheme in ("http", "https")
+            and _HOST.fullmatch(url.raw_host or "") is not None
+            and url.port is not None
+        )
+    except (ValueError, TypeError):
+        return False
 
 
 def _decode(raw: bytes, status: int, expect: str, operation: str, request_id: str | None) -> Any:
@@ -526,23 +776,30 @@ def _decode(raw: bytes, status: int, expect: str, operation: str, request_id: st
         return raw
     try:
         return _parse_json(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         if status < 400:
+            problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise errors.ResponseValidationError(
                 operation,
-                [f"the body is not valid JSON ({exc}); {len(raw)} bytes received"],
+                [f"the body is not valid JSON ({problem}); {len(raw)} bytes received"],
                 request_id=request_id,
             ) from None
         return raw.decode("utf-8", "replace")[:500]
 
 
 def _parse_json(raw: bytes) -> Any:
-    """A JSON body as Python values. The service sends UTF-8: decoding it first skips the
-    encoding detection of ``json.loads``, which is kept for anything else (a BOM, UTF-16)."""
+    """A JSON body as Python values. The service sends compact UTF-8 JSON: it is decoded
+    and scanned directly (the scanner behind ``json.loads``, without its encoding detection
+    and whitespace matching). Anything else (a BOM, UTF-16, leading blanks, an error to
+    report) goes through ``json.loads``."""
     try:
-        return _decode_json(raw.decode())
-    except ValueError:
-        return json.loads(raw)
+        text = raw.decode()
+        value, end = _scan_json(text, 0)
+        if end == len(text) or not text[end:].strip(" \t\n\r"):
+            return value
+    except (ValueError, StopIteration):
+        pass
+    return json.loads(raw)
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:

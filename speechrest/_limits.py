@@ -158,6 +158,9 @@ class QuotaStats:
     """Answers that throttled (HTTP 429) so far."""
     retried: int
     """Retries sent so far (after throttles and other transient failures)."""
+    rate: float | None = None
+    """Requests per second it paces admissions at, once the service throttled (None:
+    not paced)."""
 
 
 class _Window:
@@ -190,8 +193,11 @@ class _Waiter:
         self.event = anyio.Event()
 
 
-_SAFETY = 0.97
+_monotonic = time.monotonic
+_SAFETY = 0.95
 """After a throttle, the share of the measured accepted rate the client resumes at."""
+_ROOM = 1.5
+"""After a throttle, the limit's room for answers slower than the mean (the rate binds)."""
 _SMOOTHING = 0.1
 """Weight of the newest answer in the running mean of the answer time."""
 
@@ -201,7 +207,8 @@ class Gate:
 
     :meth:`acquire` waits for the attempt's turn and returns a ticket (when it was
     admitted); :meth:`done` hears how the attempt ended. Waiting never blocks the event
-    loop, and requests are admitted in the order they asked.
+    loop, and requests wait in line: one that arrives goes at once only when there is room
+    for every request waiting too.
     """
 
     def __init__(self, family: Family, policy: QuotaPolicy) -> None:
@@ -220,8 +227,8 @@ class Gate:
         self._queue: collections.deque[_Waiter] = collections.deque()
         self._not_before = 0.0
         """No admission before this (monotonic): the end of a pause, the next paced slot."""
-        self._paced = False
-        """Whether admissions are spread evenly (after the first throttle)."""
+        self._rate: float | None = None
+        """Admissions per second, spread evenly (from the first throttle on; None before)."""
         self._latency = 0.0
         """Running mean of the answer time of the attempts the service accepted."""
         self._grew = 0.0
@@ -235,6 +242,9 @@ class Gate:
         """Throttles of attempts admitted before this belong to an episode already handled."""
         self._resize_at: tuple[float, float] | None = None
         """(when, over how many seconds) to measure the accepted rate once the pause ends."""
+        self._plain = self._window is None
+        """Whether an attempt may be admitted by :meth:`admit` alone: no hard budget, no
+        pacing, no resize due."""
         self._admitted: collections.deque[float] = collections.deque(maxlen=8192)
         self._rejected: collections.deque[float] = collections.deque(maxlen=8192)
         """Tickets (admission times) of recent attempts, and of those throttled."""
@@ -244,15 +254,13 @@ class Gate:
     def admit(self) -> float | None:
         """This attempt's ticket for :meth:`done` if it may go at once (without a trip
         through the event loop: the common case); None when it must :meth:`acquire`."""
-        now = time.monotonic()
-        if (
-            now >= self._not_before
-            and self.in_flight < self.limit
-            and not self._queue
-            and self._resize_at is None
-            and self._window is None
-        ):
-            return self._admit(now)
+        if self._plain and self.in_flight + len(self._queue) < self.limit:  # room for all
+            now = _monotonic()
+            if now >= self._not_before:  # (the common case, inline: it runs per request)
+                self.in_flight += 1
+                self.requests += 1
+                self._admitted.append(now)
+                return now
         return None
 
     async def acquire(self) -> float:
@@ -267,11 +275,11 @@ class Gate:
             while True:
                 delay = math.inf
                 if self._queue[0] is waiter:
-                    now = time.monotonic()
+                    now = _monotonic()
                     delay = self._delay(now)
                     if delay <= 0:
                         self._queue.popleft()
-                        ticket = self._admit(now, paced=bool(self._queue))
+                        ticket = self._admit(now)
                         self._wake()  # the next in line may fit too
                         return ticket
                 waiter.event = anyio.Event()
@@ -298,15 +306,15 @@ class Gate:
             delay = max(delay, self._window.delay(now, self.in_flight))
         return delay
 
-    def _admit(self, now: float, paced: bool = False) -> float:
+    def _admit(self, now: float) -> float:
         self.in_flight += 1
         self.requests += 1
         if self.adaptive:
-            if paced or self._paced:
-                # While requests wait for their turn, they go one by one, the limit's worth
-                # per answer time: a burst of answers never turns into a burst of requests.
-                # The schedule is kept when the wake-up was late, not after a quiet spell.
-                spacing = self._latency / self.limit
+            if self._rate is not None:
+                # Once the service throttled, requests go one by one at the rate it
+                # accepted: a burst of answers never turns into a burst of requests. The
+                # schedule is kept when the wake-up was late, not after a quiet spell.
+                spacing = 1.0 / self._rate
                 slot = self._not_before if now - self._not_before < spacing else now
                 self._not_before = slot + spacing
             self._admitted.append(now)
@@ -329,31 +337,27 @@ class Gate:
         """The attempt admitted with ``ticket`` ended: its HTTP ``status`` (None: no answer),
         whether it was throttled, and the service's ``Retry-After``."""
         self.in_flight -= 1
+        now = _monotonic()
         if self._window is not None:
-            self._window.ends.append(time.monotonic())
+            self._window.ends.append(now)
         if throttled:
             self.throttled += 1
             if self.adaptive:
                 self._throttle(ticket, retry_after)
-        elif status is not None and self.adaptive:
-            self._accepted(ticket, status)
+        elif status is not None and self.adaptive:  # accepted (inline: it runs per request)
+            budget = self.budget
+            if status < 500 and budget.tokens < budget.capacity:
+                budget.earn()
+            latency, took = self._latency, now - ticket
+            self._latency = latency + _SMOOTHING * (took - latency) if latency else took
+            if (
+                self.in_flight + len(self._queue) + 1 >= self.limit  # it holds requests back
+                and self.limit < self._cap
+                and now >= self._hold_until
+            ):
+                self._grow(now)
         if self._queue:
             self._queue[0].event.set()
-
-    def _accepted(self, ticket: float, status: int) -> None:
-        now = time.monotonic()
-        if status < 500 and self.budget.tokens < self.budget.capacity:
-            self.budget.earn()
-        latency = now - ticket
-        self._latency = (
-            latency if not self._latency else self._latency + _SMOOTHING * (latency - self._latency)
-        )
-        if (
-            self.in_flight + len(self._queue) + 1 >= self.limit  # the limit holds requests back
-            and self.limit < self._cap
-            and now >= self._hold_until
-        ):
-            self._grow(now)
 
     def _grow(self, now: float) -> None:
         """Additive increase spread over the answers, so that a step never sends a burst:
@@ -363,7 +367,10 @@ class Gate:
         if self.policy.ramp_interval:
             step = min(step, self.policy.increase * (now - self._grew) / self.policy.ramp_interval)
         self._grew = now
-        self.limit = min(self._cap, self.limit + step)
+        grown = min(self._cap, self.limit + step)
+        if self._rate is not None:
+            self._rate *= grown / self.limit
+        self.limit = grown
         self._grown += step
         if self._grown >= self.policy.increase:
             self._throttles = 0  # an increase held: Microsoft's 1-2-4-4 starts over
@@ -378,28 +385,34 @@ class Gate:
             return  # sent before the client slowed down: the same episode
         self._episode = now
         self._resize_at = (now, max(1.0, pause))
+        self._plain = False
         holds = self.policy.holds
         self._hold_until = now + holds[min(self._throttles, len(holds) - 1)]
         self._throttles += 1
         self._grew, self._grown = now, 0.0
 
     def _resize(self, now: float) -> None:
-        """After a throttle's pause: the limit that sends at the rate the service accepted
-        (attempts it did not throttle, per second, over the window before the throttle),
-        by Little's law, with admissions paced evenly from now on."""
+        """After a throttle's pause: admissions paced evenly at the rate the service
+        accepted (attempts it did not throttle, per second, over the window of the
+        ``Retry-After`` before the throttle, as a quota counts them), and the limit that
+        sends at that rate, by Little's law, with room for slower answers."""
         assert self._resize_at is not None
         when, span = self._resize_at
         self._resize_at = None
         since = when - span
-        admitted = [t for t in self._admitted if since < t <= when]
-        if admitted:
-            span = min(span, max(when - admitted[0], 1e-3))
-        accepted = len(admitted) - sum(1 for t in self._rejected if since < t <= when)
-        target = _SAFETY * accepted / span * self._latency
-        # Too few answers measure little (a throttle after a quiet spell): then at most halve.
-        floor = self.limit / 2 if accepted < self.limit else 1.0
-        self.limit = max(1.0, floor, min(self.limit, target))
-        self._paced = True
+        admitted = sum(1 for t in self._admitted if since < t <= when)
+        accepted = admitted - sum(1 for t in self._rejected if since < t <= when)
+        if accepted < self.limit or not self._latency:
+            # Too few answers measure little (a throttle after a quiet spell): halve.
+            self.limit = max(1.0, self.limit / 2)
+            rate = self.limit / self._latency if self._latency else None
+        else:
+            rate = _SAFETY * accepted / span
+            self.limit = max(1.0, min(self.limit, _ROOM * rate * self._latency))
+        if rate is not None and self._rate is not None:
+            rate = min(rate, self._rate)
+        self._rate = rate or self._rate
+        self._plain = self._window is None and self._rate is None
 
     def stats(self) -> QuotaStats:
         if self._resize_at is not None and time.monotonic() >= self._not_before:
@@ -411,6 +424,7 @@ class Gate:
             requests=self.requests,
             throttled=self.throttled,
             retried=self.budget.retried,
+            rate=self._rate,
         )
 
 

@@ -24,6 +24,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectSendStream
 
+from . import _checks as check
 from . import errors
 from ._convert import sweep_filter
 from ._limits import bounded_map
@@ -47,35 +48,48 @@ T = TypeVar("T")
 
 @attrs.frozen(kw_only=True)
 class PollPolicy:
-    """How often to poll."""
+    """How often to poll. Every value is checked when the policy is made (finite, in
+    range): :class:`~speechrest.errors.InvalidInputError` otherwise."""
 
     initial_interval: float = 1.0
-    """Seconds before the second poll when the service sends no Retry-After."""
-    min_interval: float = 0.0
-    """Never poll sooner than this, even if Retry-After says so."""
+    """Seconds before the second poll when the service sends no Retry-After (> 0)."""
+    min_interval: float | None = None
+    """Never poll sooner than this, even if Retry-After says so (a ``Retry-After: 0`` would
+    otherwise poll back to back); None: ``initial_interval``."""
     max_interval: float = 60.0
-    """Never wait longer than this between polls."""
+    """Never wait longer than this between polls (it wins over ``min_interval``)."""
     growth: float = 1.5
-    """Factor by which the interval grows without Retry-After."""
+    """Factor (>= 1) by which the interval grows without Retry-After."""
+
+    def __attrs_post_init__(self) -> None:
+        check.number(self.initial_interval, "initial_interval", low=1e-3)
+        check.optional(check.number, self.min_interval, "min_interval", 0.0)
+        check.number(self.max_interval, "max_interval", low=1e-3)
+        check.number(self.growth, "growth", low=1.0, high=100.0)
 
     def next_interval(self, previous: float | None, retry_after: float | None) -> float:
         """Seconds until the next poll: the service's ``Retry-After`` when it sent one,
         else ``previous`` grown by ``growth`` (``initial_interval`` first), within
-        ``min_interval`` and ``max_interval``. ``Retry-After: 0`` sets no minimum wait: it
-        gives way to the policy's own schedule rather than to a busy loop."""
-        if retry_after:
+        ``min_interval`` and ``max_interval``."""
+        if retry_after is not None:
             interval = retry_after
         elif previous is None:
             interval = self.initial_interval
         else:
             interval = previous * self.growth
-        return min(self.max_interval, max(self.min_interval, interval))
+        return self.clamp(interval)
+
+    def clamp(self, interval: float) -> float:
+        """``interval`` within the floor (``min_interval``) and the ceiling."""
+        floor = self.initial_interval if self.min_interval is None else self.min_interval
+        return min(self.max_interval, max(floor, interval))
 
 
-WAIT_MANY_POLICY = PollPolicy(initial_interval=60.0, max_interval=600.0)
-"""The cadence of ``wait_many`` when the service sends no ``Retry-After``: after a first look,
-once a minute, growing to once every 10 minutes (Microsoft: "checking the status every 10
-minutes is sufficient, and polling more often than once per minute isn't recommended")."""
+WAIT_MANY_POLICY = PollPolicy(initial_interval=60.0, min_interval=1.0, max_interval=600.0)
+"""The cadence of ``wait_many``: the service's ``Retry-After`` (never sooner than a second);
+without one, after a first look once a minute, growing to once every 10 minutes (Microsoft:
+"checking the status every 10 minutes is sufficient, and polling more often than once per
+minute isn't recommended")."""
 
 
 @attrs.frozen(kw_only=True)

@@ -82,10 +82,15 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+_QUOTA_WORD = re.compile(r"\bquota\b", re.IGNORECASE)
+
+
 def is_quota_error(error: errors.APIStatusError) -> bool:
-    """A 429 (or 403) that says the resource's quota is used up: waiting will not help."""
-    text = " ".join(filter(None, (error.code, error.inner_code, error.message)))
-    return "quota" in text.lower()
+    """A 429 (or 403) that says the resource's quota is used up: waiting will not help. Its
+    code says ``Quota...``, or its message speaks of the quota (a rate limit's message that
+    only links to a quota increase page, ``.../quotaincrease``, is not one)."""
+    codes = " ".join(filter(None, (error.code, error.inner_code)))
+    return "quota" in codes.lower() or bool(_QUOTA_WORD.search(error.message or ""))
 
 
 def is_throttle(error: BaseException) -> bool:
@@ -170,7 +175,7 @@ class RetryPolicy:
             attempt - throttles >= self.max_retries or slept + delay > self.max_retry_time
         ):
             return error
-        if creates and reached_service and not _asked_to_retry(error):
+        if creates and reached_service and not (throttled or _asked_to_retry(error)):
             return error  # it may have been created: sending it again could duplicate it
         if not replayable and reached_service:
             if isinstance(error, errors.APIConnectionError):

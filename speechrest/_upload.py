@@ -28,6 +28,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from . import _checks as check
 from ._convert import PART_AUDIO, PART_DEFINITION
 from ._http import Body
 from ._ids import unique_id
@@ -212,9 +213,10 @@ class _reading:
             raise AudioSourceError(f"cannot read audio file {path}: {exc.strerror}") from None
 
 
-def _changed(path: str) -> AudioSourceError:
+def _changed(path: str, what: str = "file") -> AudioSourceError:
     return AudioSourceError(
-        f"audio file {path} changed size while it was being sent; send it again once it is complete"
+        f"audio {what} {path} changed size while it was being sent; send it again once it is "
+        "complete"
     )
 
 
@@ -296,9 +298,15 @@ def _file_source(fileobj: IO[bytes]) -> AudioSource:
         elif used:
             raise AudioSourceError("a non-seekable file can be sent only once")
         used = True
+        sent = 0
         async with contextlib.aclosing(_read_chunks(read, "file object")) as reads:
             async for chunk in reads:
+                sent += len(chunk)
+                if size is not None and sent > size:
+                    raise _changed(name, "file object")  # it grew: the length is announced
                 yield chunk
+        if size is not None and sent != size:
+            raise _changed(name, "file object")  # it shrank: the server would wait for more
 
     def rewind() -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -479,12 +487,7 @@ def file_blocks(path: str | os.PathLike[str], block_size: int = MAX_BLOCK_SIZE) 
     Nothing is read here; each block's body streams its slice in chunks, off the event
     loop, so no more than a chunk per block in flight is ever held in memory.
     """
-    if isinstance(block_size, bool) or not isinstance(block_size, int):
-        raise InvalidInputError(f"block_size must be an integer; got {block_size!r}")
-    if not 1 <= block_size <= MAX_BLOCK_SIZE:
-        raise InvalidInputError(
-            f"block_size must be between 1 and {MAX_BLOCK_SIZE} bytes (8 MiB); got {block_size}"
-        )
+    check.integer(block_size, "block_size (bytes, at most 8 MiB)", 1, MAX_BLOCK_SIZE)
     file = Path(path)
     try:
         size = file.stat().st_size

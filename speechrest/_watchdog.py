@@ -4,7 +4,8 @@ given a deadline to be sent.
 aiohttp's read timeout only starts once the body is sent, so a server that stops reading
 mid-upload would hang the call. :class:`WatchedBody` moves a cancel scope's deadline
 forward each time a piece is handed over (time spent reading the caller's source does not
-count), records what the source raised, and closes the source when the call ends.
+count), then, once all of it is, gives the server the time to read what the socket buffers
+still hold; it records what the source raised, and closes the source when the call ends.
 """
 
 from __future__ import annotations
@@ -41,17 +42,29 @@ class WatchedBody(AsyncIterator[bytes]):
         self._chunks = _pieces(data)
         self._watchdog = watchdog
         self._seconds = seconds
+        self._started: float | None = None
+        """When the first piece was asked for."""
         self._idle: anyio.Event | None = None
         """Set when a read of the source in progress ends (None when none is)."""
         self.error: Exception | None = None
         """What the source raised, if it failed."""
+        self.sent = False
+        """Whether every piece was handed over."""
 
     async def __anext__(self) -> bytes:
         self._watchdog.deadline = math.inf  # reading the source is not the server's time
+        if self._started is None:
+            self._started = anyio.current_time()
         self._idle = idle = anyio.Event()
         try:
             chunk = await anext(self._chunks)
         except StopAsyncIteration:
+            # All of it is handed over, but up to socket buffers' worth is still on its way
+            # to a server that reads at the pace it kept so far: give it as long again as
+            # the upload took, and read_timeout on top, before its answer must start.
+            now = anyio.current_time()
+            self._watchdog.deadline = now + self._seconds + (now - self._started)
+            self.sent = True
             raise
         except Exception as exc:
             self.error = exc

@@ -7,6 +7,8 @@ All of them derive from :class:`SpeechRestError`::
     ├── InvalidInputError           bad arguments, caught before any request (also a ValueError)
     │   └── AudioSourceError        a path that is missing, a directory or empty; an unusable stream
     ├── ResponseValidationError     the service answered with a body we cannot read
+    │   └── ResponseTooLargeError   a body over the client's cap (max_response_bytes, ...)
+    ├── RedirectError               a redirect that is not followed (to http, a body elsewhere)
     ├── APIConnectionError          the service could not be reached / the connection broke
     │   ├── APITimeoutError         connect or read timed out, or the server stalled
     │   └── NotReplayableError      a retry was needed but the request body cannot be sent again
@@ -50,6 +52,8 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "SpeechRestError",
     "StorageError",
@@ -84,6 +88,41 @@ class ResponseValidationError(SpeechRestError):
         self.request_id = request_id
         detail = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
         super().__init__(f"{operation}: unexpected response: {detail}")
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """A response body is larger than the client accepts for its kind: ``max_response_bytes``
+    for the service's API responses, ``max_download_bytes`` for result files read from a
+    ``contentUrl``. Sizes count after decompression; nothing beyond the cap is read or kept.
+
+    ``limit`` is the cap in bytes and ``option`` the ``SpeechClient`` argument that sets it.
+    Never retried: the same request would get the same body.
+    """
+
+    def __init__(
+        self, operation: str, *, limit: int, option: str, request_id: str | None = None
+    ) -> None:
+        self.limit = limit
+        self.option = option
+        problem = (
+            f"the body is larger than {limit} bytes (after decompression), the most this "
+            f"client reads; pass SpeechClient({option}=...) to accept more"
+        )
+        super().__init__(operation, [problem], request_id=request_id)
+
+
+class RedirectError(SpeechRestError):
+    """The service answered with a redirect that is not followed: from https to plain
+    http, a request body to another origin (only a 303 may turn it into a body-less GET),
+    a ``Location`` that is not an http(s) URL, or too many redirects in a row.
+
+    ``location`` is the redirect's target (SAS signatures redacted). Never retried.
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None, location: str | None = None):
+        self.operation = operation
+        self.location = location
+        super().__init__(f"{operation}: {message}" if operation else message)
 
 
 class APIConnectionError(SpeechRestError):

@@ -19,9 +19,11 @@ The pure helpers work with any framework:
 
     app.add_subapp("/speech-events", receiver.app())   # register .../speech-events/
 
-Requests without a valid signature get 401 and never reach a callback; a notification
-seen before (same ``invocationId``) is acknowledged with 200 but not delivered twice; a
-callback that raises makes the answer 500, so the service sends the notification again.
+Requests without a valid signature get 401 and never reach a callback; a body larger than
+``max_body_bytes`` (64 KiB: notifications are a few hundred bytes) gets 413 before more of
+it is read; a body that is not a notification gets 400; a notification seen before (same
+``invocationId``) is acknowledged with 200 but not delivered twice; a callback that raises
+makes the answer 500, so the service sends the notification again.
 
 Unlike the rest of the client side, which reaches aiohttp only through the transport,
 this module (like :mod:`speechrest.testing`) imports ``aiohttp.web``: it *is* a server.
@@ -42,6 +44,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from . import _checks as check
 from ._redact import redact_url
 from .errors import InvalidInputError
 from .types import WebHookEventKind
@@ -49,6 +52,7 @@ from .types._common import _id_from_url
 
 __all__ = [
     "EVENT_HEADER",
+    "MAX_BODY_BYTES",
     "SIGNATURE_HEADER",
     "EventCallback",
     "WebHookEvent",
@@ -66,6 +70,9 @@ EVENT_HEADER = "X-MicrosoftSpeechServices-Event"
 """The header naming the event kind (``transcriptionCompletion``, ``ping``, ...)."""
 SIGNATURE_HEADER = "X-MicrosoftSpeechServices-Signature"
 """The header carrying the Base64 HMAC-SHA256 of the body, when the hook has a secret."""
+MAX_BODY_BYTES = 64 * 1024
+"""The default largest notification :class:`WebhookReceiver` reads (they are a few hundred
+bytes); a larger body is answered 413 before the rest of it is read."""
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -80,8 +87,11 @@ def verify_signature(body: bytes, signature: str | None, secret: str) -> bool:
     signature of the raw request ``body`` under ``secret``. Compared in constant time."""
     if not signature or not secret:
         return False
-    expected = sign(body, secret)
-    return hmac.compare_digest(expected.encode("ascii"), signature.strip().encode("utf-8"))
+    try:
+        given = signature.strip().encode("ascii")
+    except UnicodeError:  # a Base64 signature is ASCII: anything else is not one
+        return False
+    return hmac.compare_digest(sign(body, secret).encode("ascii"), given)
 
 
 def challenge_response(query: Mapping[str, str]) -> str | None:
@@ -130,7 +140,7 @@ def parse_event(headers: Mapping[str, str], body: bytes) -> WebHookEvent:
     kind = parse_event_kind(kind_header)
     try:
         payload = json.loads(body) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise InvalidInputError("the notification body is not JSON") from None
     if not isinstance(payload, dict):
         raise InvalidInputError("the notification body is not a JSON object")
@@ -179,6 +189,23 @@ class _Seen:
         self._ids.pop(key, None)
 
 
+async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
+    """The request body, read as it comes; None as soon as it is known to be over
+    ``limit`` bytes (the rest is not read)."""
+    length = request.content_length
+    if length is not None:
+        # aiohttp reads exactly Content-Length bytes (and keeps them for request.read())
+        return await request.read() if length <= limit else None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class WebhookReceiver:
     """An aiohttp handler for the service's notifications.
 
@@ -187,7 +214,9 @@ class WebhookReceiver:
     ``on_event`` is called with every new event; per-kind callbacks are given in
     ``handlers`` or registered with :meth:`on`. Mount :meth:`app` as a sub-application,
     or route to :attr:`handler` yourself. The last ``remember`` invocation ids are kept
-    to drop repeated deliveries.
+    to drop repeated deliveries. A body over ``max_body_bytes`` is answered 413 as soon as
+    that is known (from ``Content-Length``, or while reading), whatever limit the web
+    application that mounts the receiver allows.
     """
 
     def __init__(
@@ -197,15 +226,15 @@ class WebhookReceiver:
         on_event: EventCallback | None = None,
         handlers: Mapping[WebHookEventKind | str, EventCallback] | None = None,
         remember: int = 10_000,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if secret is not None and (not isinstance(secret, str) or not secret):
             raise InvalidInputError("secret must be the hook's non-empty secret, or None")
-        if remember < 1:
-            raise InvalidInputError("remember must be at least 1")
+        self._max_body = check.positive(max_body_bytes, "max_body_bytes")
         self._secret = secret
         self._on_event = on_event
         self._handlers: dict[WebHookEventKind, list[EventCallback]] = {}
-        self._seen = _Seen(remember)
+        self._seen = _Seen(check.positive(remember, "remember"))
         for kind, callback in (handlers or {}).items():
             self.on(kind)(callback)
 
@@ -243,7 +272,12 @@ class WebhookReceiver:
             return web.Response(status=200, text=token, content_type="text/plain")
         if request.method != "POST":
             return web.Response(status=405, text="notifications are POSTed")
-        body = await request.read()
+        body = await _read_at_most(request, self._max_body)
+        if body is None:
+            log.warning("web hook request over %d bytes rejected", self._max_body)
+            return web.Response(
+                status=413, text=f"a notification is at most {self._max_body} bytes"
+            )
         if self._secret is not None and not verify_signature(
             body, request.headers.get(SIGNATURE_HEADER), self._secret
         ):

@@ -8,7 +8,7 @@ import anyio
 import attrs
 import pytest
 
-from speechrest import SpeechClient, errors
+from speechrest import PollPolicy, SpeechClient, errors
 from speechrest.testing import SpeechEmulator
 
 pytestmark = pytest.mark.anyio
@@ -276,3 +276,129 @@ async def test_unknown_and_mistyped_options_are_refused_before_any_request(
     with pytest.raises(errors.InvalidInputError, match="sources must be a list"):
         client.transcribe_many("call.wav")
     assert len(emulator.requests) == 0
+
+
+NAN, INF = float("nan"), float("inf")
+JOB = "9d5f4100-5f8e-4dd6-bd83-9bbbf50d57f1"
+NUMERIC_OPTIONS: list[tuple[str, Any, list[Any]]] = [
+    # (the option, how to pass it a value, the values refused)
+    *[
+        (name, lambda c, v, n=name: SpeechClient("http://127.0.0.1:1", key="k", **{n: v}), bad)
+        for name, bad in [
+            ("connect_timeout", [NAN, INF, -1, 0, "1", True, None]),
+            ("read_timeout", [NAN, INF, -1, 0, "1", True, None]),
+            ("backoff_base", [NAN, INF, -1, "1", True]),
+            ("backoff_max", [NAN, -0.5, "1"]),
+            ("max_retry_after", [NAN, INF, -1]),
+            ("max_retry_time", [NAN, INF, -1]),
+            ("max_retries", [-1, 1.5, NAN, "3", True]),
+            ("max_connections", [0, 1.5, NAN, "10"]),
+            ("max_response_bytes", [0, 1.5, NAN, "10"]),
+            ("max_download_bytes", [0, 1.5, NAN, "10"]),
+        ]
+    ],
+    *[
+        (name, lambda c, v, n=name: c.with_options(**{n: v}), [NAN, INF, -1, "1", True])
+        for name in ("max_retries", "backoff_base", "max_retry_after", "max_retry_time")
+    ],
+    ("max_speakers", lambda c, v: c.transcribe(b"RIFF", max_speakers=v), [1, 36, 2.5, NAN]),
+    (
+        "phrase_list_weight",
+        lambda c, v: c.transcribe(b"RIFF", phrase_list=["x"], phrase_list_weight=v),
+        [NAN, INF, -INF, -0.1, 20.5, "2", True],
+    ),
+    ("channels", lambda c, v: c.transcribe(b"RIFF", channels=v), [[-1], [NAN], [0.5], [True]]),
+    ("concurrency", lambda c, v: c.transcribe_many([], concurrency=v), [0, 10**9, 1.5, NAN]),
+    (
+        "time_to_live_hours",
+        lambda c, v: c.transcriptions.submit(
+            locale="en-US", content_urls=["https://x/a.wav"], time_to_live_hours=v
+        ),
+        [5, 745, 6.5, NAN, INF, "48"],
+    ),
+    ("skip", lambda c, v: c.transcriptions.list(skip=v), [-1, 2**31, 1.5, NAN]),
+    ("top", lambda c, v: c.transcriptions.list(top=v), [0, 2**31, 1.5, NAN, "10"]),
+    (
+        "sas_lifetime_minutes",
+        lambda c, v: c.transcriptions.list_files(JOB, sas_lifetime_minutes=v),
+        [-1, 2**31, NAN, 2.5],
+    ),
+    (
+        "sas_lifetime_minutes",
+        lambda c, v: c.models.get_manifest(JOB, sas_lifetime_minutes=v),
+        [0, -1, NAN],
+    ),
+    ("concurrency", lambda c, v: c.transcriptions.wait_many([JOB], concurrency=v), [0, 10**6]),
+    (
+        "custom_model_weight_percent",
+        lambda c, v: c.models.create(
+            display_name="m", locale="en-US", datasets=[JOB], custom_model_weight_percent=v
+        ),
+        [0, 101, NAN, 50.5],
+    ),
+    (
+        "block_size",
+        lambda c, v: c.datasets.upload(
+            __file__, display_name="d", locale="en-US", kind="Acoustic", block_size=v
+        ),
+        [0, 8 * 1024 * 1024 + 1, NAN, 1.5],
+    ),
+    (
+        "concurrency",
+        lambda c, v: c.datasets.upload(
+            __file__, display_name="d", locale="en-US", kind="Acoustic", concurrency=v
+        ),
+        [0, 10**9, NAN],
+    ),
+    *[
+        (name, lambda c, v, n=name: PollPolicy(**{n: v}), bad)
+        for name, bad in [
+            ("initial_interval", [0, -1, NAN, INF, "1"]),
+            ("min_interval", [-1, NAN, INF]),
+            ("max_interval", [0, NAN, INF]),
+            ("growth", [0.5, NAN, INF]),
+        ]
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    ("option", "call", "value"),
+    [(option, call, value) for option, call, values in NUMERIC_OPTIONS for value in values],
+    ids=lambda x: x if isinstance(x, str) else repr(x) if not callable(x) else "",
+)
+async def test_every_numeric_option_is_checked_before_any_request(
+    client: SpeechClient, emulator: SpeechEmulator, option: str, call: Any, value: Any
+) -> None:
+    """Finite, of the right type and in range: else InvalidInputError naming the option,
+    before anything is sent (nan and inf would be invalid JSON on the wire)."""
+    with pytest.raises(errors.InvalidInputError, match=option):
+        outcome = call(client, value)
+        if hasattr(outcome, "__await__"):
+            await outcome
+        elif hasattr(outcome, "__aiter__"):
+            [_ async for _ in outcome]
+    assert len(emulator.requests) == 0
+
+
+async def test_a_retry_after_of_zero_never_makes_a_wait_poll_back_to_back(
+    client: SpeechClient, emulator: SpeechEmulator
+) -> None:
+    """The service says "poll again now" (Retry-After: 0) on every poll: the waits keep
+    to their policy's floor (by default initial_interval) instead of flooding it."""
+    from speechrest.testing import Timing
+
+    emulator.state.timing = Timing(queue_delay=3600, run_time=3600, retry_after=0)
+    url = emulator.serve_bytes(b"RIFF", "a.wav")
+    job = await client.transcriptions.submit(locale="en-US", content_urls=[url])
+    policy = PollPolicy(initial_interval=0.2)
+    gets = emulator.faults.record(operation="Transcriptions_Get")
+    with anyio.move_on_after(1.0):
+        await client.transcriptions.wait(job, policy=policy)
+    assert 1 <= gets.count <= 7  # at most every 0.2 s, not thousands in a second
+    before = gets.count
+    with anyio.move_on_after(1.0):
+        async with client.transcriptions.wait_many([job], policy=policy) as outcomes:
+            async for _ in outcomes:
+                pass
+    assert 1 <= gets.count - before <= 7

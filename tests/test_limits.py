@@ -61,6 +61,27 @@ async def test_a_throttle_pauses_the_family_then_resumes_at_most_halved() -> Non
     assert (stats.limit, stats.throttled, stats.in_flight) == (10, 1, 1)
 
 
+async def test_after_a_throttle_admissions_are_paced_below_the_rate_accepted() -> None:
+    g = gate(initial_concurrency=30, increase=0)
+    for ticket in [await g.acquire() for _ in range(30)]:
+        g.done(ticket, 200)
+    ticket = await g.acquire()
+    throttled_at = time.monotonic()
+    g.done(ticket, 429, throttled=True, retry_after=0.01)
+    starts = []
+    for _ in range(4):
+        g.done(await g.acquire(), 200)
+        starts.append(time.monotonic())
+    # 30 accepted within the throttle's window (at least a second): at most 95 % of that,
+    # evenly spaced; the limit is what sends at that rate, with room for slow answers.
+    rate = g.stats().rate
+    assert rate is not None and 0 < rate <= 0.95 * 30
+    # the first after the pause, the fourth three intervals later (timers may fire a
+    # millisecond early)
+    assert starts[-1] - throttled_at >= 0.01 + 3 / rate - 0.003
+    assert (g.stats().limit or 0) <= 30
+
+
 async def test_no_increase_while_holding_after_a_throttle() -> None:
     held = gate(initial_concurrency=2, increase=2, holds=(3600,))
     g_free = gate(initial_concurrency=2, increase=2, holds=(0,))

@@ -112,6 +112,19 @@ def test_a_throttle_waits_its_turn_whatever_the_retries_and_sleep_so_far() -> No
     throttle = status(429, retry_after=2.0)
     assert is_throttle(throttle) and not is_throttle(status(503, retry_after=2.0))
     assert not is_throttle(status(429, code="QuotaExceeded", message="quota used up"))
+    # the gateway's rate limit, linking to a quota increase, is a throttle
+    gateway = status(
+        429,
+        code="429",
+        message="Requests have exceeded the rate limit of your pricing tier. Please retry "
+        "after 1 second. To raise it, visit https://aka.ms/oai/quotaincrease.",
+        retry_after=1.0,
+    )
+    assert is_throttle(gateway)
+    # a throttle of a create is sent again even without Retry-After: it was refused
+    refused = status(429)
+    assert isinstance(POLICY.decide(refused, attempt=0, slept=0.0, creates=True), float)
+    assert not isinstance(POLICY.decide(status(500), attempt=0, slept=0.0, creates=True), float)
     # the 4th and the 40th throttle of one call are retried, after any sleep
     assert POLICY.decide(throttle, attempt=40, slept=500.0, throttles=40) == 2.0
     # ... but they do not make other failures cheaper: max_retries counts the others

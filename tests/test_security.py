@@ -20,6 +20,7 @@ from speechrest.errors import (
     APIConnectionError,
     AuthenticationError,
     InvalidInputError,
+    RedirectError,
     SpeechRestError,
 )
 from speechrest.testing import Fault, SpeechEmulator, Timing, make_wav
@@ -58,11 +59,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, dict[str, str]]] = []
+        self.methods: list[str] = []
+        self.body_sizes: list[int] = []
         self.base = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         self.seen.append((request.path, {k.lower(): v for k, v in request.headers.items()}))
-        await request.read()
+        self.methods.append(request.method)
+        self.body_sizes.append(len(await request.read()))
         if request.path.endswith("/transcriptions"):
             return web.json_response({"values": []})
         return web.json_response(EMPTY_RESULT)
@@ -192,15 +196,96 @@ async def test_the_key_is_not_in_reprs_or_pickles() -> None:
 
 @pytest.mark.parametrize("auth", ["key", "token"])
 async def test_no_credentials_across_a_redirect_to_another_host(
-    emulator: SpeechEmulator, recorder: Recorder, sample_wav, auth: str
+    emulator: SpeechEmulator, recorder: Recorder, auth: str
 ) -> None:
-    emulator.faults.add(Fault.redirect(recorder.base + "/elsewhere/transcriptions:transcribe"))
+    target = recorder.base + "/elsewhere/transcriptions"
+    emulator.faults.add(Fault.redirect(target), operation="Transcriptions_List")
     kwargs: dict[str, Any] = {"key": KEY} if auth == "key" else {"credential": Credential()}
     async with SpeechClient(emulator.endpoint, **kwargs) as client:
-        result = await client.transcribe(sample_wav)
-    assert result.phrases == []  # the other host answered
-    assert [p for p, _ in recorder.seen] == ["/elsewhere/transcriptions:transcribe"]
+        assert await client.transcriptions.list().to_list() == []  # the other host answered
+    assert [p for p, _ in recorder.seen] == ["/elsewhere/transcriptions"]
     assert recorder.credentials_seen() == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_request_body_never_follows_a_redirect_to_another_origin(
+    emulator: SpeechEmulator, recorder: Recorder, sample_wav, status: int
+) -> None:
+    """The audio would go, in the clear, to whoever the redirect names: refused."""
+    target = recorder.base + "/elsewhere/transcriptions:transcribe"
+    emulator.faults.add(Fault.redirect(target, status=status), times=None)
+    async with SpeechClient(emulator.endpoint, key=KEY) as client:
+        with pytest.raises(RedirectError, match="another origin") as caught:
+            await client.transcribe(sample_wav)
+    assert caught.value.location == target and "request body is not sent" in str(caught.value)
+    assert recorder.seen == []
+    assert emulator.faults.injected["redirect"] == 1  # never retried
+
+
+async def test_a_303_to_another_origin_becomes_a_get_without_body_or_key(
+    emulator: SpeechEmulator, recorder: Recorder, sample_wav
+) -> None:
+    emulator.faults.add(Fault.redirect(recorder.base + "/result", status=303))
+    async with SpeechClient(emulator.endpoint, key=KEY) as client:
+        result = await client.transcribe(sample_wav)
+    assert result.phrases == []  # what the other host answered
+    assert recorder.methods == ["GET"] and recorder.body_sizes == [0]
+    assert recorder.credentials_seen() == []
+
+
+async def test_a_same_origin_redirect_sends_the_body_again(
+    emulator: SpeechEmulator, sample_wav
+) -> None:
+    target = emulator.endpoint + "/speechtotext/transcriptions:transcribe?api-version=2025-10-15"
+    emulator.faults.add(Fault.redirect(target, status=308))
+    async with SpeechClient(emulator.endpoint, key=KEY) as client:
+        assert (await client.transcribe(sample_wav)).text
+
+
+@pytest.fixture
+async def tls_redirector(recorder: Recorder) -> AsyncIterator[tuple[str, ssl.SSLContext, list]]:
+    """An https server that redirects every request to the same path on ``recorder`` (plain
+    http on another port) or, with ``?same-host``, on its own host over http."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(server_ctx)
+    seen: list[str] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        await request.read()
+        return web.Response(status=307, headers={"Location": recorder.base + request.path})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", redirect)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"https://localhost:{port}", client_ctx, seen
+    await runner.cleanup()
+
+
+async def test_never_from_https_down_to_http(tls_redirector, recorder: Recorder) -> None:
+    endpoint, ctx, seen = tls_redirector
+    async with SpeechClient(endpoint, key=KEY, ssl=ctx) as client:
+        with pytest.raises(RedirectError, match="from https to plain http"):
+            await client.transcriptions.list().to_list()  # a GET: no body, still refused
+        with pytest.raises(RedirectError, match="from https to plain http"):
+            await client.transcriptions.get("00000000-0000-0000-0000-000000000001")
+    assert len(seen) == 2 and recorder.seen == []
+
+
+async def test_a_redirect_loop_ends_with_a_redirect_error(emulator: SpeechEmulator) -> None:
+    target = emulator.endpoint + "/speechtotext/transcriptions?api-version=2025-10-15"
+    emulator.faults.add(Fault.redirect(target, status=302), times=None)
+    async with SpeechClient(emulator.endpoint, key=KEY) as client:
+        with pytest.raises(RedirectError, match="redirects in a row"):
+            await client.transcriptions.list().to_list()
+    assert emulator.faults.injected["redirect"] == 6  # one call, never retried
 
 
 async def test_credentials_are_kept_on_a_same_origin_redirect(

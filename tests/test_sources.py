@@ -132,3 +132,33 @@ async def test_a_failing_progress_callback_is_raised_and_not_retried(
         with pytest.raises(KeyError, match="progress bar gone"):
             await client.transcribe(path, on_progress=on_progress)
     assert attempts(emulator) <= 1
+
+
+@pytest.mark.parametrize("change", ["grows", "shrinks"])
+async def test_a_file_object_whose_file_changes_while_it_is_sent_is_refused_at_once(
+    emulator: SpeechEmulator, tmp_path: Path, change: str
+) -> None:
+    """The same for an open file: its length is announced (Content-Length), so a shorter
+    body would leave the service waiting, and a longer one would not fit."""
+    path = tmp_path / "growing.wav"
+    path.write_bytes(make_wav(seconds=100))
+    changed = False
+
+    def on_progress(sent: int) -> None:
+        nonlocal changed
+        if not changed:
+            changed = True
+            with path.open("ab" if change == "grows" else "r+b") as f:
+                if change == "grows":
+                    f.write(bytes(2 * 1024 * 1024))
+                else:
+                    f.truncate(1024 * 1024 + 10)
+
+    async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
+        with (
+            path.open("rb") as audio,
+            anyio.fail_after(10),
+            pytest.raises(errors.AudioSourceError, match="changed size"),
+        ):
+            await client.transcribe(audio, on_progress=on_progress)
+    assert attempts(emulator) <= 1  # never sent again

@@ -134,3 +134,68 @@ async def test_timeouts_must_be_positive() -> None:
     for kw in ({"connect_timeout": 0}, {"read_timeout": -1}):
         with pytest.raises(InvalidInputError, match="timeout"):
             SpeechClient("http://127.0.0.1:1", key="k", **kw)
+
+
+async def test_a_big_in_memory_upload_to_a_steady_slow_reader_is_never_cut_off() -> None:
+    """24 MiB of audio in memory, read by the server at a steady 4 MiB/s (6 s in all) with
+    read_timeout=1: the upload keeps moving, so it is never called stalled."""
+    from aiohttp import web
+
+    rate = 4 * 1024 * 1024
+    received = 0
+
+    async def slow_reader(request: web.Request) -> web.Response:
+        nonlocal received
+        started = anyio.current_time()
+        while chunk := await request.content.read(64 * 1024):
+            received += len(chunk)
+            # hold the pace: never ahead of 4 MiB/s (falling behind under load is fine)
+            await anyio.sleep(max(0.0, started + received / rate - anyio.current_time()))
+        result = {"durationMilliseconds": 1000, "combinedPhrases": [{"text": "ok"}], "phrases": []}
+        return web.json_response(result)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/speechtotext/transcriptions:transcribe", slow_reader)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    audio = bytes(24 * 1024 * 1024)
+    try:
+        async with SpeechClient(
+            f"http://127.0.0.1:{port}", key="k", read_timeout=1.0, max_retries=0
+        ) as client:
+            with anyio.fail_after(SAFETY * 2):
+                result = await client.transcribe(audio)
+    finally:
+        await runner.cleanup()
+    assert result.text == "ok"
+    assert received > len(audio)  # all of it (and the multipart framing), in one attempt
+
+
+async def test_a_server_silent_after_a_big_upload_times_out() -> None:
+    """The whole body was read, then nothing: read_timeout (plus the upload's own time)
+    bounds the wait for the answer."""
+    from aiohttp import web
+
+    async def silent(request: web.Request) -> web.Response:
+        await request.read()
+        await anyio.sleep(SAFETY)
+        return web.Response()
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/speechtotext/transcriptions:transcribe", silent)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with SpeechClient(
+            f"http://127.0.0.1:{port}", key="k", read_timeout=0.3, max_retries=0
+        ) as client:
+            with anyio.fail_after(SAFETY), pytest.raises(APITimeoutError, match="did not start"):
+                await client.transcribe(bytes(4 * 1024 * 1024))
+    finally:
+        await runner.cleanup()

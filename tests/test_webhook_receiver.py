@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 
 import aiohttp
+import aiohttp.web
+import anyio
 import pytest
+import yarl
 
 from speechrest.errors import InvalidInputError
 from speechrest.types import WebHookEventKind
@@ -171,3 +176,100 @@ async def test_events_without_invocation_id_are_all_delivered() -> None:
         await _post(base + "/", body, kind="Ping")
         await _post(base + "/", body, kind="modelCompletion")  # no handler for it
     assert [e.kind for e in seen] == ["ping", "ping"]
+
+
+# -- hostile senders: bounded bodies, client errors without tracebacks -----------------------
+
+
+async def _raw(base: str, head: bytes, body_parts: list[bytes]) -> tuple[int, int]:
+    """Send a raw HTTP request (``head`` ends with the blank line); the status line's code
+    and how many body bytes were written before the answer came."""
+    url = yarl.URL(base)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(head)
+        sent = 0
+        for part in body_parts:
+            writer.write(part)
+            sent += len(part)
+            await writer.drain()
+        with anyio.fail_after(10):
+            status_line = await reader.readline()
+        return int(status_line.split()[1]), sent
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+def _head(length: int | None, extra: bytes = b"") -> bytes:
+    framing = (
+        b"Transfer-Encoding: chunked\r\n" if length is None else b"Content-Length: %d\r\n" % length
+    )
+    return (
+        b"POST / HTTP/1.1\r\nHost: x\r\n" + framing + EVENT_HEADER.encode()
+        + b": transcriptionCompletion\r\nContent-Type: application/json\r\n" + extra + b"\r\n"
+    )  # fmt: skip
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(caplog) -> None:
+    received: list[WebHookEvent] = []
+    receiver = WebhookReceiver(secret="s", on_event=received.append)
+    # mounted in an application that would accept bodies of 1 GiB
+    parent = aiohttp.web.Application(client_max_size=1024**3)
+    parent.add_subapp("/hooks", receiver.app())
+    async with serve(parent) as base:
+        url = base + "/hooks/"
+        # announced: answered from the header alone, nothing of the body is needed
+        status, _ = await _raw(
+            url, _head(300 * 1024 * 1024).replace(b"POST /", b"POST /hooks/"), []
+        )
+        assert status == 413
+        # not announced (chunked): answered once 64 KiB have come, not at the end
+        chunk = b"%x\r\n%s\r\n" % (16 * 1024, b" " * 16 * 1024)
+        status, sent = await _raw(url, _head(None).replace(b"POST /", b"POST /hooks/"), [chunk] * 8)
+        assert status == 413 and sent < 200 * 1024
+        # a signed notification within the limit still gets through
+        assert (await _post(url, BODY, secret="s"))[0] == 200
+    assert len(received) == 1
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_the_body_limit_is_configurable() -> None:
+    receiver = WebhookReceiver(secret=None, on_event=lambda e: None, max_body_bytes=len(BODY))
+    async with serve(receiver.app()) as base:
+        assert (await _post(base + "/", BODY))[0] == 200
+        assert (await _post(base + "/", BODY + b" "))[0] == 413
+
+
+@pytest.mark.parametrize("option", ["max_body_bytes", "remember"])
+@pytest.mark.parametrize("value", [0, -5, 2.5, "10", None, True])
+def test_receiver_options_are_checked(option: str, value: object) -> None:
+    with pytest.raises(InvalidInputError, match=option):
+        WebhookReceiver(secret="s", **{option: value})
+
+
+async def test_a_signature_of_non_utf8_bytes_is_a_401_without_a_traceback(caplog) -> None:
+    receiver = WebhookReceiver(secret="s", on_event=lambda e: None)
+    async with serve(receiver.app()) as base:
+        body = b'{"self": "https://x/speechtotext/transcriptions/1"}'
+        head = _head(len(body), SIGNATURE_HEADER.encode() + b": \xff\xfe\x80abc\r\n")
+        status, _ = await _raw(base + "/", head, [body])
+    assert status == 401
+    assert not [r for r in caplog.records if r.exc_info]
+    assert not verify_signature(body, "\udcff\udcfe", "s")
+    assert not verify_signature(body, "é" * 44, "s")
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 60_000, b'{"self": ' + b"[" * 50_000 + b"}", b"\xff\xfe{}", b"{" * 3]
+)
+async def test_bodies_that_are_not_notifications_are_a_400_without_a_traceback(
+    caplog, body: bytes
+) -> None:
+    receiver = WebhookReceiver(secret=None, on_event=lambda e: None)
+    async with serve(receiver.app()) as base:
+        assert (await _post(base + "/", body))[0] == 400
+    assert not [r for r in caplog.records if r.exc_info]
+    with pytest.raises(InvalidInputError):
+        parse_event({EVENT_HEADER: "ping"}, body)

@@ -15,6 +15,7 @@ import click
 
 from .. import SpeechClient, __version__
 from ..errors import InvalidInputError, SpeechRestError
+from ._output import plain
 
 if TYPE_CHECKING:
     from ..testing import SpeechEmulator
@@ -171,8 +172,8 @@ def out_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as one line of text."""
-    return one_line_text(str(exc)) or type(exc).__name__
+    """An exception as one line of text, safe to print (see :func:`._output.plain`)."""
+    return plain(one_line_text(str(exc))) or type(exc).__name__
 
 
 def one_line_text(text: str) -> str:
@@ -209,9 +210,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "speechrest"
         hint = f" (see '{where} --help')" if exc.ctx is not None else ""
-        return _fail(f"{one_line_text(exc.format_message())}{hint}", EXIT_USAGE, where)
+        return _fail(f"{plain(one_line_text(exc.format_message()))}{hint}", EXIT_USAGE, where)
     except click.ClickException as exc:
-        return _fail(one_line_text(exc.format_message()), exc.exit_code)
+        return _fail(plain(one_line_text(exc.format_message())), exc.exit_code)
     except click.exceptions.Exit as exc:  # --help, --version
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):

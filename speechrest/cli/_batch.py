@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.status import Status as Spinner
 from rich.table import Table
+from rich.text import Text
 
 from .. import SpeechClient, redact_url, unstructure
 from ..types import Transcription
@@ -27,7 +28,7 @@ from ._app import (
     run_async,
     take_connection,
 )
-from ._output import FORMATS, Sink, dumps
+from ._output import FORMATS, Sink, dumps, plain
 from ._storage import submit_files_command
 from ._transcribe import PROFANITY, channels_option, recognition_options
 
@@ -126,9 +127,9 @@ def submit(**kwargs: Any) -> int:
                 options["destination_container_url"] = kwargs["destination"]
             job = await target.client.transcriptions.submit(**options)
             if not kwargs["then_wait"]:
-                click.echo(job.id)
+                click.echo(plain(job.id))
                 return EXIT_OK
-            click.echo(f"submitted {job.id}", err=True)
+            click.echo(f"submitted {plain(job.id)}", err=True)
             status = await _wait(target.client, [job.id], err=True)
             if status != EXIT_OK:
                 return status
@@ -243,8 +244,8 @@ def list_(**kwargs: Any) -> int:
     elif tty:
         table = Table("id", "status", "created", "locale", "name")
         for job in jobs:
-            table.add_row(*_row(job))
-        Console().print(table)
+            table.add_row(*(Text(cell) for cell in _row(job)))  # text, never markup
+        Console(highlight=False).print(table)
     else:
         for job in jobs:
             click.echo("\t".join(_row(job)))
@@ -266,9 +267,9 @@ def delete(**kwargs: Any) -> int:
                     await target.client.transcriptions.delete(job_id)
                 except Exception as exc:
                     failed += 1
-                    click.echo(f"speechrest: {job_id}: {one_line(exc)}", err=True)
+                    click.echo(f"speechrest: {plain(job_id)}: {one_line(exc)}", err=True)
                 else:
-                    click.echo(f"deleted {job_id}")
+                    click.echo(f"deleted {plain(job_id)}")
         return EXIT_FAILED if failed else EXIT_OK
 
     result: int = run_async(go)
@@ -276,9 +277,10 @@ def delete(**kwargs: Any) -> int:
 
 
 def _row(job: Transcription) -> tuple[str, str, str, str, str]:
+    """A job's columns, each on one line and safe to print (see :func:`plain`)."""
     created = job.created_date_time.strftime("%Y-%m-%d %H:%M:%S") if job.created_date_time else ""
     status = job.status.value if job.status is not None else ""
-    return job.id, status, created, job.locale, job.display_name
+    return plain(job.id), plain(status), created, plain(job.locale), plain(job.display_name)
 
 
 @contextlib.contextmanager
@@ -286,7 +288,7 @@ def _spinner(text: str) -> Iterator[Spinner | None]:
     if not is_tty(sys.stderr):
         yield None
         return
-    with Console(stderr=True).status(text) as spinner:
+    with Console(stderr=True).status(Text(text)) as spinner:
         yield spinner
 
 
@@ -299,7 +301,7 @@ async def _wait(client: SpeechClient, ids: list[str], *, err: bool = False) -> i
 
             def show(job: Transcription) -> None:
                 if spinner is not None and job.status is not None:
-                    spinner.update(f"job {job.id}: {job.status.value}")
+                    spinner.update(Text(f"job {plain(job.id)}: {plain(job.status.value)}"))
 
             try:
                 job = await client.transcriptions.wait(ids[0], on_status=show)
@@ -307,7 +309,8 @@ async def _wait(client: SpeechClient, ids: list[str], *, err: bool = False) -> i
                 click.echo(f"{ids[0]}\tFailed", err=err)
                 click.echo(f"speechrest: {ids[0]}: {one_line(exc)}", err=True)
                 return EXIT_FAILED
-        click.echo(f"{job.id}\t{job.status.value if job.status else 'Succeeded'}", err=err)
+        status = job.status.value if job.status else "Succeeded"
+        click.echo(f"{plain(job.id)}\t{plain(status)}", err=err)
         return EXIT_OK
     with _spinner(f"waiting for {len(ids)} jobs") as spinner:
         done = 0
@@ -322,7 +325,7 @@ async def _wait(client: SpeechClient, ids: list[str], *, err: bool = False) -> i
                     reason = one_line(outcome.error) if outcome.error else "failed"
                     click.echo(f"speechrest: {outcome.id}: {reason}", err=True)
                 if spinner is not None:
-                    spinner.update(f"{done}/{len(ids)} jobs ended ({failed} failed)")
+                    spinner.update(Text(f"{done}/{len(ids)} jobs ended ({failed} failed)"))
     return EXIT_FAILED if failed else EXIT_OK
 
 

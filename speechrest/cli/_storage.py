@@ -14,7 +14,7 @@ from rich.console import Console
 
 from ..errors import InvalidInputError
 from ._app import EXIT_FAILED, EXIT_OK, Target, is_tty, one_line
-from ._output import render, unique_stem
+from ._output import plain, render, unique_stem
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import ContainerClient
@@ -83,7 +83,8 @@ def _write(results: FileResults, fmt: str, out: Path | None) -> int:
         if outcome.result is None:
             failed += 1
             click.echo(
-                f"speechrest: {path}: {one_line(outcome.error) if outcome.error else 'failed'}",
+                f"speechrest: {plain(path)}: "
+                f"{one_line(outcome.error) if outcome.error else 'failed'}",
                 err=True,
             )
             continue
@@ -92,8 +93,8 @@ def _write(results: FileResults, fmt: str, out: Path | None) -> int:
         )
         for suffix, body in render(outcome.result, fmt, pretty=True):
             target = folder / f"{stem}{suffix}"
-            target.write_text(body, encoding="utf-8")
-            click.echo(str(target))
+            target.write_text(body, encoding="utf-8", newline="")  # the text, exactly
+            click.echo(plain(target))
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -141,7 +142,7 @@ async def _transcribe(
         **options,
     )
     for job in results.jobs:
-        click.echo(f"job {job.id}", err=True)
+        click.echo(f"job {plain(job.id)}", err=True)
     return _write(results, kwargs["fmt"], kwargs["out"])
 
 
@@ -168,5 +169,5 @@ async def _submit(
             failed += 1
             click.echo(f"speechrest: {one_line(job)}", err=True)
         else:
-            click.echo(job.id)
+            click.echo(plain(job.id))
     return EXIT_FAILED if failed else EXIT_OK

@@ -12,6 +12,7 @@ from .._convert import page_fields, structure, unstructure
 from .._http import Body, Response, Transport
 from .._limits import ClientLimits
 from .._polling import Polled, PollPolicy, wait_until_terminal
+from .._redact import redact_url
 from .._retry import RetryPolicy
 from ..errors import OperationFailedError, ResponseValidationError
 from ..types import Status
@@ -56,9 +57,11 @@ class Api:
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
         expect: str = "json",
+        download: bool = False,
     ) -> Coroutine[Any, Any, Response]:
         """Send a request; model instances in ``json`` are unstructured to the wire form.
-        ``authenticated=False`` sends no credentials (for SAS URLs such as ``contentUrl``)."""
+        ``authenticated=False`` sends no credentials (for SAS URLs such as ``contentUrl``);
+        ``download=True`` reads a result file (capped by ``max_download_bytes``)."""
         return self.transport.request(
             method,
             target,
@@ -72,6 +75,7 @@ class Api:
             headers=headers,
             authenticated=authenticated,
             expect=expect,
+            download=download,
         )
 
     def reference(self, path: str) -> str:
@@ -189,9 +193,12 @@ class AsyncPager(Generic[T]):
         self._params = params
 
     async def by_page(self) -> AsyncGenerator[Page[T], None]:
-        """Yield one :class:`Page` at a time."""
+        """Yield one :class:`Page` at a time. An ``@nextLink`` already followed (a loop)
+        raises :class:`~speechrest.errors.ResponseValidationError` instead of being read
+        again."""
         target: str | None = self._target
         params: Mapping[str, Any] | None = self._params
+        followed: set[str] = set()
         while target is not None:
             response = await self._api.request(
                 "GET", target, operation=self._operation, params=params
@@ -211,6 +218,15 @@ class AsyncPager(Generic[T]):
                 retry_after=response.retry_after,
                 date=response.date,
             )
+            if next_link is not None:
+                if next_link in followed:
+                    raise ResponseValidationError(
+                        self._operation,
+                        [f"the @nextLink {redact_url(next_link)[:200]!r} leads back to a page "
+                         "already read: the list loops, and is not followed further"],
+                        request_id=response.request_id,
+                    )  # fmt: skip
+                followed.add(next_link)
             target = next_link
             params = None  # the next link already carries skip, top, filter and api-version
 

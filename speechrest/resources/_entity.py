@@ -67,15 +67,15 @@ def list_query(skip: object, top: object, filter: object) -> dict[str, Any]:
             f"got {filter!r}"
         )
     return query(
-        skip=check.optional(check.integer, skip, "skip", 0),
-        top=check.optional(check.integer, top, "top", 1),
+        skip=check.optional(check.integer, skip, "skip", 0, check.MAX_INT32),
+        top=check.optional(check.integer, top, "top", 1, check.MAX_INT32),
         filter=filter,
     )
 
 
 def sas_minutes(value: object, low: int = 0) -> dict[str, Any]:
     """The query that sets how long the SAS links of files stay valid."""
-    minutes = check.optional(check.integer, value, "sas_lifetime_minutes", low)
+    minutes = check.optional(check.integer, value, "sas_lifetime_minutes", low, check.MAX_INT32)
     return query(sas_lifetime_minutes=minutes)
 
 

@@ -154,7 +154,7 @@ class Datasets(EntityResource):
             text_normalization_kind,
         )
         blocks = file_blocks(path, block_size)
-        check.positive(concurrency, "concurrency")
+        check.concurrency(concurrency)
         dataset = await self._create(body, Dataset, "Datasets_Create")
         try:
             await self._upload_blocks(dataset.id, blocks, concurrency, on_progress)

@@ -33,6 +33,9 @@ __all__ = ["FastTranscription", "TranscribeOutcome", "build_definition"]
 
 S = TypeVar("S")
 OPERATION = "Transcriptions_Transcribe"
+MAX_PHRASE_LIST_WEIGHT = 20.0
+"""The widest documented range of ``biasingWeight`` is 0 to 20 (the SDK's; Learn says 0 to
+2, and the service's own limit is not documented)."""
 _EMPTY = TranscribeDefinition()
 _OPTIONS = frozenset(TranscribeOptions.__annotations__)
 
@@ -148,7 +151,9 @@ def _checked_phrase_list(p: PhraseListProperties) -> PhraseListProperties:
     return attrs.evolve(
         p,
         phrases=opt(check.strings, p.phrases, "phrase_list", "['Contoso']"),
-        biasing_weight=opt(check.number, p.biasing_weight, "phrase_list_weight"),
+        biasing_weight=opt(
+            check.number, p.biasing_weight, "phrase_list_weight", 0.0, MAX_PHRASE_LIST_WEIGHT
+        ),
     )
 
 
@@ -264,7 +269,7 @@ class FastTranscription(Resource):
         options: TranscribeOptions,
     ) -> OutcomeStream[TranscribeOutcome[S]]:
         """Transcribe many sources at once; yield one outcome per source as each completes."""
-        check.positive(concurrency, "concurrency")
+        check.concurrency(concurrency)
         if not isinstance(sources, AsyncIterable):
             check.iterable(sources, "sources", "['a.wav', 'b.wav']")
         definition_json = _definition_json(build_definition(None, options))  # checked once

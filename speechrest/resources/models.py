@@ -146,13 +146,9 @@ class Models(EntityResource):
         refs = [self._ref(d, f"datasets[{i}]", "/datasets") for i, d in enumerate(datasets)]
         if not refs:
             raise InvalidInputError("datasets is empty: a model is trained from at least one")
-        weight = custom_model_weight_percent
-        if weight is not None and (
-            isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100
-        ):
-            raise InvalidInputError(
-                f"custom_model_weight_percent must be an integer from 1 to 100; got {weight!r}"
-            )
+        weight = check.optional(
+            check.integer, custom_model_weight_percent, "custom_model_weight_percent", 1, 100
+        )
         body = CustomModel(
             display_name=check.name(display_name),
             locale=check.locale(locale),

@@ -466,14 +466,18 @@ class Transcriptions(EntityResource):
 
     async def download(self, file: File, cls: type[T]) -> T:
         """Download a file's content from its ``links.content_url`` (without the key) and
-        parse it as ``cls``, such as :class:`TranscriptionResultFile`."""
+        parse it as ``cls``, such as :class:`TranscriptionResultFile`. At most
+        ``max_download_bytes`` (a ``SpeechClient`` option, 256 MiB by default) are read:
+        beyond, :class:`~speechrest.errors.ResponseTooLargeError`."""
         url = file.links.content_url if file.links is not None else None
         if not url:
             raise ResponseValidationError(
                 "download", [f"the file {file.name!r} has no links.contentUrl"]
             )
         operation = f"download of {file.name or 'a file'}"
-        response = await self._api.request("GET", url, operation=operation, authenticated=False)
+        response = await self._api.request(
+            "GET", url, operation=operation, authenticated=False, download=True
+        )
         return structure(response.data, cls, operation, response.request_id)
 
     # -- waiting ---------------------------------------------------------------------------
@@ -538,7 +542,7 @@ class Transcriptions(EntityResource):
                 async for done in outcomes:
                     ...
         """
-        check.positive(concurrency, "concurrency")
+        check.concurrency(concurrency)
         jobs = check.items(transcriptions, "transcriptions", "[job1, job2] (use wait() for one)")
         ids = builtins.list(dict.fromkeys(entity_id(t, WHAT) for t in jobs))
 

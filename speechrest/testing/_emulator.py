@@ -86,6 +86,33 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
+_HTTP_CODES = {404: "NotFound", 405: "NotAllowed", 413: "InvalidRequest"}
+
+
+@web.middleware
+async def _service_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors in the service's shape: aiohttp's own (no such route, method not allowed, a
+    body over the size limit) and, should the emulator fail, a 500 rather than a bare
+    traceback page."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "InvalidRequest")
+        return error_response(exc.status, code, exc.reason, headers=_allow(exc))
+    except ConnectionError:
+        raise  # the client went away: nobody to answer
+    except Exception:
+        log.exception("the emulator failed on %s %s", request.method, request.path)
+        return error_response(500, "InternalServerError", "The emulator failed; see its log.")
+
+
+def _allow(exc: web.HTTPException) -> dict[str, str] | None:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow is not None else None
+
+
 @web.middleware
 async def _check_api(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = get_state(request)
@@ -160,7 +187,7 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
     app = web.Application(
-        middlewares=[_record, *state.metering, *state.middlewares, _check_api],
+        middlewares=[_record, *state.metering, _service_errors, *state.middlewares, _check_api],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
@@ -202,12 +229,12 @@ class SpeechEmulator:
     to listen on: on all of them (``0.0.0.0`` or ``::``), :attr:`endpoint` and the links the
     emulator hands out name the loopback address. ``recognizer`` decides
     what the emulator "hears" (see :class:`ScriptedRecognizer`). ``faults`` is a
-    :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``quotas`` makes it
-    throttle as the service does: ``Quotas()`` for the documented limits (600 fast
-    transcriptions per minute, 100 other requests per 10 seconds), or your own (see
-    ``emulator.quotas``); by default nothing is metered. ``download_limits``
+    :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``download_limits``
     bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits);
     ``limits`` are the service's limits on audio and data (:class:`ServiceLimits`).
+    ``quotas`` makes it throttle as the service does: ``Quotas()`` for the documented limits
+    (600 fast transcriptions per minute, 100 other requests per 10 seconds), or your own
+    (see ``emulator.quotas``); by default nothing is metered.
 
     ``https=True`` serves HTTPS with a certificate authority made when the emulator starts
     (the ``speechrest[emulator]`` extra): its certificate is written to ``ca_dir`` (by
@@ -228,11 +255,11 @@ class SpeechEmulator:
         spool_dir: str | Path | None = None,
         timing: Timing | None = None,
         faults: FaultPlan | None = None,
-        quotas: Quotas | None = None,
         download_limits: DownloadLimits | None = None,
         limits: ServiceLimits | None = None,
         https: bool = False,
         ca_dir: str | Path | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise ValueError("key must be a non-empty string (or None for a random key)")

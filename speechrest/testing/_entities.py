@@ -168,12 +168,14 @@ def retry_after(state: EmulatorState, entities: Iterable[Mapping[str, Any]]) -> 
 
 
 async def read_json(request: web.Request, kind: type = dict) -> Any:
-    """The JSON body (an object, or a list with ``kind=list``), or a 400."""
+    """The JSON body (an object, or a list with ``kind=list``), or a 400: not JSON (``NaN``
+    and ``Infinity`` are not), not UTF-8, nested too deeply."""
     if request.content_type not in ("application/json", "application/merge-patch+json"):
         raise ApiError(415, "UnsupportedMediaType", "The request body must be application/json.")
+    raw = await request.read()
     try:
-        body = json.loads(await request.read() or b"null")
-    except ValueError:
+        body = json.loads(raw.decode("utf-8") or "null", parse_constant=_not_a_number)
+    except (ValueError, RecursionError):
         raise bad("The request body is not valid JSON.", "InvalidRequestBodyFormat") from None
     if not isinstance(body, kind):
         raise bad(
@@ -181,6 +183,10 @@ async def read_json(request: web.Request, kind: type = dict) -> Any:
             "InvalidRequestBodyFormat",
         )
     return body
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def check_fields(

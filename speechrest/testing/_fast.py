@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import attrs
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._audio import AudioFormatError, AudioInfo, open_audio
 from ._entities import ApiError, handler
@@ -21,6 +22,8 @@ from ._spool import CHUNK, fetch_to_file, open_spool
 from ._state import EmulatorState, error_response, get_state, json_response
 
 __all__ = ["register", "result_body"]
+
+_BAD_BODY = "InvalidRequestBodyFormat"
 
 
 def register(app: web.Application, state: EmulatorState) -> None:
@@ -36,23 +39,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
         )
     spool: Path | None = None
     try:
-        definition: dict[str, Any] = {}
-        options = check_definition(state, definition)
-        name = "audio"
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, aiohttp.BodyPartReader):
-                continue
-            if part.name == "definition":
-                raw = await part.read(decode=False)
-                definition = _parse_definition(bytes(raw))
-                state.transcribe_definitions.append(definition)
-                options = check_definition(state, definition)
-            elif part.name == "audio":
-                name = part.filename or "audio"
-                spool = await _spool_part(part, state)
-            else:
-                await part.release()
+        definition, options, name, spool = await _read_form(request, state)
         if spool is None:
             url = definition.get("audioUrl")
             if not url:
@@ -62,8 +49,8 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
                     "Provide an audio file or definition.audioUrl.",
                     "InvalidAudioFormat",
                 )
-            spool = await fetch_to_file(str(url), state, limit=state.limits.fast_bytes)
-            name = str(url).split("?", 1)[0]
+            spool = await fetch_to_file(url, state, limit=state.limits.fast_bytes)
+            name = url.split("?", 1)[0]
         async with _audio(spool, name, state) as audio:
             return json_response(await result_body(state, audio, options))
     finally:
@@ -72,16 +59,72 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
                 spool.unlink()
 
 
+async def _read_form(
+    request: web.Request, state: EmulatorState
+) -> tuple[dict[str, Any], FastOptions, str, Path | None]:
+    """The definition (and its checked options), the audio's file name and its spool file
+    (None without audio) of a ``multipart/form-data`` request; a body that is not one is a
+    400, as the service says."""
+    definition: dict[str, Any] = {}
+    options = check_definition(state, definition)
+    name = "audio"
+    spool: Path | None = None
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, aiohttp.BodyPartReader):
+                raise ApiError(
+                    400, "InvalidRequest", "A part cannot be multipart itself.", _BAD_BODY
+                )
+            if part.name == "definition":
+                raw = await part.read(decode=False)
+                definition = _parse_definition(bytes(raw))
+                state.transcribe_definitions.append(definition)
+                options = check_definition(state, definition)
+            elif part.name == "audio":
+                name = part.filename or "audio"
+                if spool is not None:
+                    spool.unlink(missing_ok=True)  # the last audio part wins
+                spool = await _spool_part(part, state)
+            else:
+                await part.release()
+    except (ValueError, HttpProcessingError) as exc:
+        # aiohttp's reader: a missing or empty boundary, no closing boundary, a broken part
+        # header, a field name that is not UTF-8, ...
+        if spool is not None:
+            spool.unlink(missing_ok=True)
+        raise ApiError(
+            400,
+            "InvalidRequest",
+            f"The multipart/form-data body cannot be read: {exc}.",
+            _BAD_BODY,
+        ) from None
+    except BaseException:
+        if spool is not None:
+            spool.unlink(missing_ok=True)
+        raise
+    return definition, options, name, spool
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _parse_definition(raw: bytes) -> dict[str, Any]:
     try:
-        d = json.loads(raw or b"{}")
-    except ValueError:
+        d = json.loads(raw or b"{}", parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         raise ApiError(
             400, "InvalidRequest", "The definition is not valid JSON.", "InvalidTranscription"
         ) from None
     if not isinstance(d, dict):
         raise ApiError(
             400, "InvalidRequest", "The definition must be a JSON object.", "InvalidTranscription"
+        )
+    url = d.get("audioUrl")
+    if url is not None and not isinstance(url, str):
+        raise ApiError(
+            400, "InvalidArgument", "audioUrl must be a string.", "InvalidParameterValue"
         )
     return d
 

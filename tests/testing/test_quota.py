@@ -86,11 +86,11 @@ async def test_quotas_change_while_it_runs_and_are_off_by_default(emulator) -> N
 def test_the_documented_limits_and_quota_parsing() -> None:
     documented = Quotas()
     assert (documented.fast, documented.rest) == (FAST_QUOTA, REST_QUOTA)
-    assert (FAST_QUOTA, REST_QUOTA) == (Quota(600, 60.0), Quota(100, 10.0))
+    assert (Quota(600, 60.0), Quota(100, 10.0)) == (FAST_QUOTA, REST_QUOTA)
     assert str(documented) == "fast: 600 requests per 60 seconds, rest: 100 requests per 10 seconds"
     assert Quota.parse("80/1") == Quota(80, 1.0)
     for bad in ("80", "80/0", "x/1", "0/5", "1.5/2"):
-        with pytest.raises(ValueError, match="REQUESTS/SECONDS|requests >= 1"):
+        with pytest.raises(ValueError, match=r"REQUESTS/SECONDS|requests >= 1"):
             Quota.parse(bad)
 
 
