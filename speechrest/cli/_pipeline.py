@@ -22,7 +22,7 @@ from ._app import (
     run_async,
     take_connection,
 )
-from ._output import FORMATS
+from ._output import FORMATS, printable
 from ._storage import container_of
 from ._transcribe import PROFANITY, channels_option, recognition_options
 
@@ -211,7 +211,7 @@ def run(**kwargs: Any) -> int:
                     on_progress=display,
                     **options,
                 )
-        click.echo(report.summary())
+        click.echo(printable(report.summary()))
         click.echo(f"report: {kwargs['out'] / 'report.json'}")
         return EXIT_FAILED if report.failed else EXIT_OK
 

@@ -64,10 +64,14 @@ def plain_url(url: str) -> str:
 
 def output_stem(name: str) -> str:
     """The output's path (without suffix) for an input named ``name``: its relative path,
-    without the audio suffix, ``..`` and absolute parts left out."""
+    without the audio suffix, ``..`` and absolute parts left out, and in each part the
+    characters an output file name of the command line may not hold made ``_``."""
+    from ..cli._output import _FILE_NAME  # the command line's rule for output names
+
     path = PurePosixPath(name.replace("\\", "/"))
     parts = [p for p in path.with_suffix("").parts if p not in ("", ".", "..", "/")]
-    return "/".join(parts) or "audio"
+    clean = [_FILE_NAME.sub("_", p).strip(". ") for p in parts]
+    return "/".join(p for p in clean if p) or "audio"
 
 
 def suffix_problem(name: str, suffixes: frozenset[str]) -> str | None:

@@ -251,3 +251,13 @@ async def test_the_output_folder_is_not_the_source(tmp_path: Path):
     ):
         with pytest.raises(InvalidInputError, match="the output folder is the source folder"):
             await run_corpus(client, tmp_path / "audio", tmp_path / "audio", locale="en-US")
+
+
+def test_output_names_stay_inside_the_output_folder():
+    from speechrest.pipeline._sources import output_stem
+
+    assert output_stem("calls/2024/a.wav") == "calls/2024/a"
+    assert output_stem("../../etc/passwd.wav") == "etc/passwd"
+    assert output_stem("/abs/p.wav") == "abs/p"
+    assert output_stem("x\x1b[2J.wav") == "x_[2J"
+    assert output_stem("..wav") == "audio"
