@@ -25,8 +25,10 @@ from ..errors import (
     APIStatusError,
     AuthenticationError,
     InvalidInputError,
+    NotFoundError,
     PermissionDeniedError,
     SpeechRestError,
+    TranscriptionFailedError,
 )
 from ..types import Transcription, TranscriptionResultFile
 from ._report import InputOutcome, PipelineProgress, PipelineReport
@@ -57,6 +59,8 @@ PARTIAL = "partial"
 """Outputs are written here, then moved into place: a reader never sees half of one, and
 what a killed process left half-written is cleared when the run starts again."""
 _RESERVED = {"report", STATE_FOLDER}
+_PAUSE = 5.0
+"""Seconds before a job whose state or results could not be read is looked at again."""
 _MARKS_EVERY = 0.25
 """Seconds between progress reports while uploading."""
 
@@ -405,21 +409,36 @@ class _Run:
         if not shards:
             return
         waits = self.client.transcriptions.wait_many(list(shards), policy=self.s.poll)
+        settled = True
         async with waits as outcomes:
             async for outcome in outcomes:
-                await self._ended(shards[outcome.id], outcome)
+                settled = await self._ended(shards[outcome.id], outcome) and settled
                 self.progress()
                 if self._next_chunk() is not None or self.store.shards("submitting"):
-                    return
+                    break
+        if not settled:  # a job whose state or results could not be read: later
+            await anyio.sleep(_PAUSE)
 
-    async def _ended(self, shard: ShardRow, outcome: WaitOutcome[Transcription]) -> None:
+    async def _ended(self, shard: ShardRow, outcome: WaitOutcome[Transcription]) -> bool:
+        """Record how a job ended; False when that cannot be told yet (its status or its
+        results could not be read): the job stays running and is looked at again later,
+        so that its inputs never go into another job while it may be alive."""
         rows = [r for r in self.store.shard_inputs(shard.id) if r.status == "queued"]
-        if outcome.ok and outcome.entity is not None:
-            done, failed = await self._collect(outcome.entity, rows)
-            error = None
-        else:
-            error = _one_line(outcome.error) if outcome.error else "the job failed"
-            done, failed = [], [(r.id, error) for r in rows]
+        gone = isinstance(outcome.error, NotFoundError | TranscriptionFailedError)
+        try:
+            if outcome.ok and outcome.entity is not None:
+                done, failed = await self._collect(outcome.entity, rows)
+                error = None
+            elif gone:
+                error = _one_line(outcome.error) if outcome.error else "the job failed"
+                done, failed = [], [(r.id, error) for r in rows]
+            else:
+                raise outcome.error or SpeechRestError(f"job {outcome.id}: no outcome")
+        except (AuthenticationError, PermissionDeniedError):
+            raise
+        except SpeechRestError as exc:
+            log.warning("job %s: cannot tell how it ended yet: %s", outcome.id, exc)
+            return False
         self.store.job_ended(shard.id, done, failed, self.s.max_attempts, error)
         self.finished_here += len(done) + len(failed)
         if self.s.delete_jobs and outcome.entity is not None:
@@ -427,6 +446,7 @@ class _Run:
                 await self.client.transcriptions.delete(outcome.id)
             except SpeechRestError as exc:
                 log.warning("could not delete job %s: %s", outcome.id, exc)
+        return True
 
     async def _collect(
         self, job: Transcription, rows: list[InputRow]

@@ -261,3 +261,28 @@ def test_output_names_stay_inside_the_output_folder():
     assert output_stem("/abs/p.wav") == "abs/p"
     assert output_stem("x\x1b[2J.wav") == "x_[2J"
     assert output_stem("..wav") == "audio"
+
+
+async def test_a_job_whose_results_cannot_be_read_is_looked_at_again(
+    azurite: Azurite, tmp_path: Path, monkeypatch
+):
+    """Its inputs stay in that job (never in a second one while it may be alive) until its
+    results are read."""
+    from speechrest.pipeline import _run
+
+    monkeypatch.setattr(_run, "_PAUSE", 0.05)
+    corpus(tmp_path / "audio", 2)
+    plan = FaultPlan()
+    plan.add(Fault.malformed_json(), operation="Transcriptions_ListFiles")
+    recording = plan.record(operation="Transcriptions_Submit")
+    async with (
+        SpeechEmulator(timing=FAST, faults=plan) as emulator,
+        SpeechClient(emulator.endpoint, key=emulator.key) as client,
+    ):
+        report = await run_corpus(
+            client, tmp_path / "audio", tmp_path / "out", locale="en-US",
+            container=await container(azurite), poll=POLL,
+        )  # fmt: skip
+    assert sum(plan.injected.values()) == 1
+    assert len(recording.requests) == 1
+    assert [i.attempts for i in report.succeeded] == [1, 1]
