@@ -636,11 +636,7 @@ async def _execute(
     run.run_id = str(store.meta("run_id"))
     async with _containers(run, settings, store):
         await run.scan()
-        if run.upload_box is None and store.inputs_of_kind("file", ("new", "ready", "queued")):
-            raise InvalidInputError(
-                "local files need a blob container to upload them to: give container= "
-                "(--container), a container URL with a SAS allowing rlw"
-            )
+        _same_container(run, store)
         await run.upload()
         await run.transcribe()
     run.stage = "done"
@@ -650,6 +646,26 @@ async def _execute(
         json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return report
+
+
+def _same_container(run: _Run, store: Store) -> None:
+    """Local files need the upload container, and the same one on every start (their
+    blobs are there; its SAS may change)."""
+    if run.upload_box is None:
+        if store.inputs_of_kind("file", ("new", "ready", "queued")):
+            raise InvalidInputError(
+                "local files need a blob container to upload them to: give container= "
+                "(--container), a container URL with a SAS allowing rlw"
+            )
+        return
+    used, now = store.meta("container"), str(run.upload_box.base)
+    if used is None:
+        store.set_meta("container", now)
+    elif used != now:
+        raise InvalidInputError(
+            f"this run uploads to the container {used}, not {now}: give that one again "
+            "(with a fresh SAS if need be), or another output folder"
+        )
 
 
 def _difference(stored: dict[str, Any], wanted: dict[str, Any]) -> str:

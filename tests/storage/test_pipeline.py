@@ -49,6 +49,7 @@ async def test_a_folder_is_sharded_transcribed_and_reported(azurite: Azurite, tm
         (tmp_path / "audio" / "even" / "clip000.wav").read_bytes()
     )
     seen: list[PipelineProgress] = []
+    box = await container(azurite)
     submits = FaultPlan()
     recording = submits.record(operation="Transcriptions_Submit")
     async with (
@@ -60,7 +61,7 @@ async def test_a_folder_is_sharded_transcribed_and_reported(azurite: Azurite, tm
             tmp_path / "audio",
             tmp_path / "out",
             locale="en-US",
-            container=await container(azurite),
+            container=box,
             format="text",
             files_per_job=3,
             poll=POLL,
@@ -93,7 +94,7 @@ async def test_a_folder_is_sharded_transcribed_and_reported(azurite: Azurite, tm
     ):
         again = await run_corpus(
             client, tmp_path / "audio", tmp_path / "out", locale="en-US",
-            container=await container(azurite), format="text", files_per_job=3, poll=POLL,
+            container=box, format="text", files_per_job=3, poll=POLL,
         )  # fmt: skip
     assert len(recording.requests) == 3
     assert len(again.succeeded) == 7
@@ -204,6 +205,7 @@ async def test_bad_arguments_are_refused_before_any_request(azurite: Azurite, tm
             await run_corpus(client, tmp_path / "audio", tmp_path / "o", locale="en-US")
         with pytest.raises(InvalidInputError, match="holds a run of other settings"):
             await run_corpus(client, tmp_path / "audio", tmp_path / "o", locale="de-DE")
+
         assert list(emulator.requests) == []
 
 
@@ -286,3 +288,19 @@ async def test_a_job_whose_results_cannot_be_read_is_looked_at_again(
     assert sum(plan.injected.values()) == 1
     assert len(recording.requests) == 1
     assert [i.attempts for i in report.succeeded] == [1, 1]
+
+
+async def test_a_resumed_run_uploads_to_the_same_container(azurite: Azurite, tmp_path: Path):
+    corpus(tmp_path / "audio", 1)
+    async with (
+        SpeechEmulator(timing=FAST) as emulator,
+        SpeechClient(emulator.endpoint, key=emulator.key) as client,
+    ):
+        first = await container(azurite)
+        args = (client, tmp_path / "audio", tmp_path / "out")
+        await run_corpus(*args, locale="en-US", container=first, poll=POLL)
+        renewed = azurite.sas_url(first.split("?")[0].rsplit("/", 1)[1], "rlw")
+        again = await run_corpus(*args, locale="en-US", container=renewed, poll=POLL)
+        assert len(again.succeeded) == 1
+        with pytest.raises(InvalidInputError, match="this run uploads to the container"):
+            await run_corpus(*args, locale="en-US", container=await container(azurite))
