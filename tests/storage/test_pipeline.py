@@ -304,3 +304,17 @@ async def test_a_resumed_run_uploads_to_the_same_container(azurite: Azurite, tmp
         assert len(again.succeeded) == 1
         with pytest.raises(InvalidInputError, match="this run uploads to the container"):
             await run_corpus(*args, locale="en-US", container=await container(azurite))
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs(tmp_path: Path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pipeline.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--inputs", "60"],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "peak REST requests in 10 s" in done.stdout and "| 60 | 60 |" in done.stdout
