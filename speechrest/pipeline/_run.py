@@ -625,10 +625,14 @@ async def _execute(
         store.set_meta("run_id", secrets.token_hex(6))
         store.set_meta("started", time.time())
     elif stored != wanted:
-        raise InvalidInputError(
-            f"{settings.out} holds a run of other settings ({_difference(stored, wanted)}): "
-            "resume it with the same command, or give another output folder"
-        )
+        if stored.get("source") != wanted["source"] or store.shards(
+            "submitting", "running", "ended"
+        ):
+            raise InvalidInputError(
+                f"{settings.out} holds a run of other settings ({_difference(stored, wanted)}):"
+                " resume it with the same command, or give another output folder"
+            )
+        store.set_meta("settings", wanted)  # no job yet: other options are still fine
     partial = settings.out / STATE_FOLDER / PARTIAL
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
@@ -642,9 +646,11 @@ async def _execute(
     run.stage = "done"
     run.progress()
     report = run.report()
-    (settings.out / REPORT).write_text(
+    written = partial / REPORT
+    written.write_text(
         json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+    written.replace(settings.out / REPORT)
     return report
 
 

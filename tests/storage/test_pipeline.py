@@ -189,6 +189,8 @@ async def test_url_lists_and_container_sources(azurite: Azurite, tmp_path: Path)
 
 async def test_bad_arguments_are_refused_before_any_request(azurite: Azurite, tmp_path: Path):
     corpus(tmp_path / "audio", 1)
+    corpus(tmp_path / "nothing-else", 1)
+    box = await container(azurite)
     async with (
         SpeechEmulator(timing=FAST) as emulator,
         SpeechClient(emulator.endpoint, key=emulator.key) as client,
@@ -203,10 +205,17 @@ async def test_bad_arguments_are_refused_before_any_request(azurite: Azurite, tm
             await run_corpus(client, tmp_path / "nothing", tmp_path / "o", locale="en-US")
         with pytest.raises(InvalidInputError, match="need a blob container"):
             await run_corpus(client, tmp_path / "audio", tmp_path / "o", locale="en-US")
-        with pytest.raises(InvalidInputError, match="holds a run of other settings"):
-            await run_corpus(client, tmp_path / "audio", tmp_path / "o", locale="de-DE")
-
+        with pytest.raises(InvalidInputError, match="time_to_live_hours"):
+            await run_corpus(client, tmp_path / "audio", tmp_path / "o", locale="en-US",
+                             container=box, time_to_live_hours=1)  # fmt: skip
         assert list(emulator.requests) == []
+        with pytest.raises(InvalidInputError, match="holds a run of other settings"):
+            await run_corpus(client, tmp_path / "nothing-else", tmp_path / "o", locale="en-US")
+
+        # Options can still change while no job was submitted: the typo fixed, it runs.
+        report = await run_corpus(client, tmp_path / "audio", tmp_path / "o", locale="en-US",
+                                  container=box, poll=POLL)  # fmt: skip
+        assert len(report.succeeded) == 1
 
 
 async def test_one_process_at_a_time_in_a_folder(tmp_path: Path):
