@@ -441,12 +441,21 @@ class _Run:
             return False
         self.store.job_ended(shard.id, done, failed, self.s.max_attempts, error)
         self.finished_here += len(done) + len(failed)
-        if self.s.delete_jobs and outcome.entity is not None:
-            try:
-                await self.client.transcriptions.delete(outcome.id)
-            except SpeechRestError as exc:
-                log.warning("could not delete job %s: %s", outcome.id, exc)
+        if outcome.entity is not None:
+            await self._delete(self.store.shard(shard.id))
         return True
+
+    async def _delete(self, shard: ShardRow) -> None:
+        """Delete an ended job (its results are in), as Microsoft advises; best effort (its
+        time to live deletes it anyway)."""
+        if not self.s.delete_jobs or shard.job_id is None or shard.deleted:
+            return
+        try:
+            await self.client.transcriptions.delete(shard.job_id)
+        except SpeechRestError as exc:
+            log.warning("could not delete job %s: %s", shard.job_id, exc)
+            return
+        self.store.deleted(shard.id)
 
     async def _collect(
         self, job: Transcription, rows: list[InputRow]
@@ -508,6 +517,8 @@ class _Run:
                 await anyio.sleep(wait)
             elif not self.store.shards("submitting") and self._next_chunk() is None:
                 break
+        for shard in self.store.shards("ended"):  # those a killed process left behind
+            await self._delete(shard)
 
     def report(self) -> PipelineReport:
         inputs = tuple(_outcome(r) for r in self.store.inputs())

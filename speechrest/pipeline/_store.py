@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS shards (
     created REAL NOT NULL,
     submitted REAL,
     ended REAL,
-    error TEXT
+    error TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS inputs (
     id INTEGER PRIMARY KEY,
@@ -106,6 +107,8 @@ class ShardRow:
     submitted: float | None
     ended: float | None
     error: str | None
+    deleted: int
+    """Whether its job was deleted (once its results were in)."""
 
 
 class Store:
@@ -232,6 +235,10 @@ class Store:
 
     def all_shards(self) -> list[ShardRow]:
         return [ShardRow(**dict(r)) for r in self.db.execute("SELECT * FROM shards ORDER BY id")]
+
+    def deleted(self, shard: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE shards SET deleted = 1 WHERE id = ?", (shard,))
 
     def submitted(self, shard: int, job_id: str) -> None:
         """The service accepted the shard's job."""

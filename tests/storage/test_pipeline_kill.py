@@ -129,6 +129,8 @@ async def test_killed_at_random_points_and_resumed(azurite: Azurite, tmp_path: P
         await process.aclose()
         output = log.read_text(errors="replace")
         assert status == 0, f"seed {SEED}: exit {status}\n{output[-3000:]}"
+        # Each job deleted once collected (those a killed process left behind too).
+        assert dict(emulator.state.stores.transcriptions) == {}, f"seed {SEED}"
 
     assert kills >= 2, f"seed {SEED}: the run ended before it could be killed twice"
     # Every input: exactly one output, with its own words; nothing else in the folder.
