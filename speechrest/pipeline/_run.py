@@ -479,7 +479,7 @@ class _Run:
                 done.append((row.id, files, item.result.duration_ms, channels))
             else:
                 reason = ": ".join(m for m in (item.error_kind, item.error_message) if m)
-                failed.append((row.id, reason or "the service could not transcribe it"))
+                failed.append((row.id, _one_line(reason or "the service could not transcribe it")))
         missing = f"job {job.id} returned no result for it"
         failed += [(r.id, missing) for r in rows if r.id not in seen]
         return done, failed
@@ -583,8 +583,10 @@ def _expiry(settings: Settings) -> datetime:
     return datetime.now(UTC) + settings.sas_lifetime
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _one_line(exc: BaseException | str) -> str:
+    """An error as one line, any SAS in it redacted (reasons go into the report)."""
+    text = exc if isinstance(exc, str) else str(exc) or type(exc).__name__
+    return redact_url(" ".join(text.split()))
 
 
 async def _listing(box: Any) -> AsyncIterator[Any]:
