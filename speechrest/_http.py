@@ -34,7 +34,7 @@ from ._auth import Auth
 from ._convert import error_fields
 from ._ids import unique_id
 from ._redact import redact_url
-from ._retry import RetryBudget, RetryPolicy, is_throttle, parse_retry_after
+from ._retry import RetryBudget, RetryPolicy, is_throttle, parse_retry_after, waits_its_turn
 from ._version import __version__
 from ._watchdog import SLICE, WatchedBody
 
@@ -383,10 +383,13 @@ class Transport:
                     gate.done(ticket, response.status)
                     return response
                 error, reached = self._status_error(response, operation), True
-                throttled = is_throttle(error)
                 gate.done(
-                    ticket, response.status, throttled=throttled, retry_after=error.retry_after
+                    ticket,
+                    response.status,
+                    throttled=is_throttle(error),
+                    retry_after=error.retry_after,
                 )
+                throttled = waits_its_turn(error)
             verdict = retry.decide(
                 error,
                 attempt=attempt,

@@ -89,10 +89,13 @@ class QuotaPolicy:
 
     Adaptive (the default), the client starts with ``initial_concurrency`` requests in flight
     and adds ``increase`` each round of answers (as many answers as the limit, and at least
-    ``ramp_interval`` seconds) while the limit is in use and the service does not throttle.
+    ``ramp_interval`` seconds) while the limit is in use and the service does not throttle;
+    until the first throttle, without a ``ramp_interval``, it may double per round instead
+    (a slow start).
     On a throttle (HTTP 429 that is not an exhausted quota) the whole family pauses for the
-    service's ``Retry-After`` (at most ``max_pause``; one second when it sends none), then
-    resumes at the rate the service accepted, paced evenly, and holds that rate for
+    service's ``Retry-After`` (one second when it sends none; a longer one than
+    ``max_pause`` is no pause: the calls raise it), then resumes at 95 % of the rate the
+    service accepted, paced evenly, and holds that rate for
     ``holds[0]`` seconds before it tries more; if the service throttles again, for
     ``holds[1]``, and so on (Microsoft's 1-2-4-4 minutes by default). Retries other than
     throttles spend a client-wide budget that successes refill (100 retries, plus one per
@@ -119,7 +122,8 @@ class QuotaPolicy:
     holds: tuple[float, ...] = attrs.field(default=(60.0, 120.0, 240.0, 240.0), converter=_holds)
     """Seconds without an increase after the 1st, 2nd, ... throttle in a row."""
     max_pause: float = 60.0
-    """The longest shared pause a throttle causes."""
+    """The longest shared pause a throttle causes; a throttle asking for longer does not
+    pause the family (the quota is spent for long: the calls raise it at once)."""
     rate_limit: tuple[int, float] | None = attrs.field(default=None, converter=_rate_limit)
     """A hard budget ``(requests, seconds)``: never more in any window of that length."""
 
@@ -196,10 +200,13 @@ class _Waiter:
 _monotonic = time.monotonic
 _SAFETY = 0.95
 """After a throttle, the share of the measured accepted rate the client resumes at."""
+_NOISE = 0.9
+"""A throttle while the service accepted at least this share of the paced rate does not lower
+it (the service refused a few: it is scaling, or it refused at random), it only pauses."""
 _ROOM = 1.5
 """After a throttle, the limit's room for answers slower than the mean (the rate binds)."""
-_SMOOTHING = 0.1
-"""Weight of the newest answer in the running mean of the answer time."""
+_SMOOTHING = 0.25
+"""Weight of the newest answer sampled in the running mean of the answer time."""
 
 
 class Gate:
@@ -230,7 +237,10 @@ class Gate:
         self._rate: float | None = None
         """Admissions per second, spread evenly (from the first throttle on; None before)."""
         self._latency = 0.0
-        """Running mean of the answer time of the attempts the service accepted."""
+        """Running mean of the answer time of the attempts the service accepted (one in
+        eight, from the first)."""
+        self._answers = 0
+        """Answers accepted so far."""
         self._grew = 0.0
         """When the limit last grew."""
         self._grown = 0.0
@@ -240,8 +250,9 @@ class Gate:
         """Throttle episodes since an increase last held."""
         self._episode = -math.inf
         """Throttles of attempts admitted before this belong to an episode already handled."""
-        self._resize_at: tuple[float, float] | None = None
-        """(when, over how many seconds) to measure the accepted rate once the pause ends."""
+        self._resize_at: tuple[float, float, bool] | None = None
+        """(when, over how many seconds, whether that is the quota's window) to measure the
+        accepted rate once the pause ends."""
         self._plain = self._window is None
         """Whether an attempt may be admitted by :meth:`admit` alone: no hard budget, no
         pacing, no resize due."""
@@ -254,8 +265,9 @@ class Gate:
     def admit(self) -> float | None:
         """This attempt's ticket for :meth:`done` if it may go at once (without a trip
         through the event loop: the common case); None when it must :meth:`acquire`."""
-        if self._plain and self.in_flight + len(self._queue) < self.limit:  # room for all
-            now = _monotonic()
+        queue = self._queue
+        if self._plain and self.in_flight + (len(queue) if queue else 0) < self.limit:
+            now = _monotonic()  # (room for everyone waiting too)
             if now >= self._not_before:  # (the common case, inline: it runs per request)
                 self.in_flight += 1
                 self.requests += 1
@@ -282,7 +294,8 @@ class Gate:
                         ticket = self._admit(now)
                         self._wake()  # the next in line may fit too
                         return ticket
-                waiter.event = anyio.Event()
+                if waiter.event.is_set():
+                    waiter.event = anyio.Event()
                 if delay == math.inf:
                     await waiter.event.wait()  # until a slot frees or the limit grows
                 else:
@@ -337,9 +350,8 @@ class Gate:
         """The attempt admitted with ``ticket`` ended: its HTTP ``status`` (None: no answer),
         whether it was throttled, and the service's ``Retry-After``."""
         self.in_flight -= 1
-        now = _monotonic()
         if self._window is not None:
-            self._window.ends.append(now)
+            self._window.ends.append(_monotonic())
         if throttled:
             self.throttled += 1
             if self.adaptive:
@@ -348,22 +360,30 @@ class Gate:
             budget = self.budget
             if status < 500 and budget.tokens < budget.capacity:
                 budget.earn()
-            latency, took = self._latency, now - ticket
-            self._latency = latency + _SMOOTHING * (took - latency) if latency else took
+            self._answers += 1
+            if self._answers & 7 == 1:  # the answer time of one answer in eight
+                latency, took = self._latency, _monotonic() - ticket
+                self._latency = latency + _SMOOTHING * (took - latency) if latency else took
+            queue = self._queue
             if (
-                self.in_flight + len(self._queue) + 1 >= self.limit  # it holds requests back
-                and self.limit < self._cap
-                and now >= self._hold_until
+                self.in_flight + (len(queue) if queue else 0) + 1 >= self.limit  # it holds
+                and self.limit < self._cap  # requests back
             ):
-                self._grow(now)
+                now = _monotonic()
+                if now >= self._hold_until:
+                    self._grow(now)
         if self._queue:
             self._queue[0].event.set()
 
     def _grow(self, now: float) -> None:
         """Additive increase spread over the answers, so that a step never sends a burst:
         ``increase`` per round of answers (the limit's worth), and per ``ramp_interval``
-        seconds at most."""
+        seconds at most. Until the service first throttles (and without a
+        ``ramp_interval``), the limit may double per round instead: a slow start, as TCP's,
+        that finds a high admissible rate in a few rounds."""
         step = self.policy.increase / self.limit
+        if self._episode == -math.inf and self.policy.increase and not self.policy.ramp_interval:
+            step = max(step, 1.0)
         if self.policy.ramp_interval:
             step = min(step, self.policy.increase * (now - self._grew) / self.policy.ramp_interval)
         self._grew = now
@@ -378,13 +398,18 @@ class Gate:
     def _throttle(self, ticket: float, retry_after: float | None) -> None:
         """Pause the family; once per episode, plan to resize and hold."""
         now = time.monotonic()
+        if retry_after is not None and retry_after > self.policy.max_pause:
+            return  # not a pause: the quota is spent for long (the calls raise it at once)
         self._rejected.append(ticket)
-        pause = min(1.0 if retry_after is None else retry_after, self.policy.max_pause)
+        pause = 1.0 if retry_after is None else retry_after
         self._not_before = max(self._not_before, now + pause)
         if ticket <= self._episode:
             return  # sent before the client slowed down: the same episode
         self._episode = now
-        self._resize_at = (now, max(1.0, pause))
+        # Whole seconds of Retry-After name the quota's window: the rate is measured over
+        # it; without, over the last second at most (as long as the client was sending).
+        window = retry_after is not None and retry_after >= 1.0
+        self._resize_at = (now, max(1.0, pause), window)
         self._plain = False
         holds = self.policy.holds
         self._hold_until = now + holds[min(self._throttles, len(holds) - 1)]
@@ -397,11 +422,16 @@ class Gate:
         ``Retry-After`` before the throttle, as a quota counts them), and the limit that
         sends at that rate, by Little's law, with room for slower answers."""
         assert self._resize_at is not None
-        when, span = self._resize_at
+        when, span, window = self._resize_at
         self._resize_at = None
         since = when - span
         admitted = sum(1 for t in self._admitted if since < t <= when)
+        if not window and admitted:
+            first = next(t for t in self._admitted if since < t)
+            span = min(span, max(when - first, 1e-3))
         accepted = admitted - sum(1 for t in self._rejected if since < t <= when)
+        if self._rate is not None and accepted / span >= _NOISE * self._rate:
+            return  # it took nearly all we sent at this pace: a refusal (autoscaling), no limit
         if accepted < self.limit or not self._latency:
             # Too few answers measure little (a throttle after a quiet spell): halve.
             self.limit = max(1.0, self.limit / 2)

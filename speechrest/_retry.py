@@ -6,15 +6,16 @@ Rules:
 
 * transient: a connection failure, or HTTP 408, 429, 500, 502, 503, 504;
 * a 429 that says the quota is exhausted will not clear by waiting: never retried;
-* any other 429 is a throttle: the request waits its turn and is sent again, for as long as
-  the caller's deadline allows; throttles do not count toward ``max_retries`` or
-  ``max_retry_time`` (the client's admission control paces them, see
-  :mod:`speechrest._limits`);
+* any other 429 is a throttle; with a valid ``Retry-After`` the request waits its turn and
+  is sent again, for as long as the caller's deadline allows: such throttles do not count
+  toward ``max_retries`` or ``max_retry_time`` (the client's admission control paces them,
+  see :mod:`speechrest._limits`); without one it is retried like other transient failures;
 * the wait is the service's ``Retry-After`` (or ``retry-after-ms``) when it sends a valid
   one, else an exponential backoff with jitter; a ``Retry-After`` longer than
   ``max_retry_after`` is not waited out;
 * a request that creates something (``creates``) is sent again only when it provably did
-  not reach the service, or the service asked for it with 429/503 and a ``Retry-After``;
+  not reach the service, the service throttled it (429: refused), or asked for it with 503
+  and a ``Retry-After``;
 * a body that can be sent only once (a one-shot stream) is never sent again once any of it
   may have been read;
 * at most ``max_retries`` retries, and ``max_retry_time`` seconds of sleep, per call;
@@ -42,6 +43,7 @@ __all__ = [
     "is_throttle",
     "is_transient",
     "parse_retry_after",
+    "waits_its_turn",
 ]
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -101,6 +103,12 @@ def is_throttle(error: BaseException) -> bool:
         and error.status == 429
         and not is_quota_error(error)
     )
+
+
+def waits_its_turn(error: BaseException) -> bool:
+    """Whether ``error`` is a throttle that says when to come back (a valid ``Retry-After``):
+    the request is sent again then, however many retries and sleeps came before."""
+    return is_throttle(error) and getattr(error, "retry_after", None) is not None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -170,12 +178,12 @@ class RetryPolicy:
         delay = self.wait_for(error, attempt)
         if delay is None:
             return error
-        throttled = is_throttle(error)
+        throttled = waits_its_turn(error)
         if not throttled and (
             attempt - throttles >= self.max_retries or slept + delay > self.max_retry_time
         ):
             return error
-        if creates and reached_service and not (throttled or _asked_to_retry(error)):
+        if creates and reached_service and not (is_throttle(error) or _asked_to_retry(error)):
             return error  # it may have been created: sending it again could duplicate it
         if not replayable and reached_service:
             if isinstance(error, errors.APIConnectionError):

@@ -67,19 +67,32 @@ async def test_after_a_throttle_admissions_are_paced_below_the_rate_accepted() -
         g.done(ticket, 200)
     ticket = await g.acquire()
     throttled_at = time.monotonic()
-    g.done(ticket, 429, throttled=True, retry_after=0.01)
+    g.done(ticket, 429, throttled=True, retry_after=1)  # whole seconds: the quota's window
     starts = []
     for _ in range(4):
         g.done(await g.acquire(), 200)
         starts.append(time.monotonic())
-    # 30 accepted within the throttle's window (at least a second): at most 95 % of that,
+    # 30 accepted within the throttle's window (its Retry-After): at most 95 % of that,
     # evenly spaced; the limit is what sends at that rate, with room for slow answers.
     rate = g.stats().rate
     assert rate is not None and 0 < rate <= 0.95 * 30
     # the first after the pause, the fourth three intervals later (timers may fire a
     # millisecond early)
-    assert starts[-1] - throttled_at >= 0.01 + 3 / rate - 0.003
+    assert starts[-1] - throttled_at >= 1 + 3 / rate - 0.003
     assert (g.stats().limit or 0) <= 30
+
+
+async def test_without_a_window_the_rate_is_measured_while_the_client_sent() -> None:
+    """A throttle without whole seconds of Retry-After (none, or 0) names no quota window:
+    the accepted rate is measured over the time the client was sending, so that an early
+    refusal does not take the client down to a crawl."""
+    g = gate(initial_concurrency=30, increase=0)
+    for ticket in [await g.acquire() for _ in range(30)]:
+        g.done(ticket, 200)
+    g.done(await g.acquire(), 429, throttled=True, retry_after=0)
+    await g.acquire()
+    rate = g.stats().rate
+    assert rate is not None and rate > 0.95 * 30  # 30 in far less than a second
 
 
 async def test_no_increase_while_holding_after_a_throttle() -> None:
@@ -131,6 +144,14 @@ async def test_the_hard_budget_counts_each_request_until_a_window_after_it_ended
         ends.append(time.monotonic())
     await g.acquire()
     assert time.monotonic() - ends[0] >= 0.2
+
+
+async def test_a_throttle_asking_longer_than_max_pause_pauses_nothing() -> None:
+    """The quota is spent for long: the calls raise it (max_retry_after), the family goes on."""
+    g = gate(initial_concurrency=4, max_pause=60)
+    g.done(await g.acquire(), 429, throttled=True, retry_after=3600)
+    assert g.admit() is not None  # at once
+    assert g.stats().throttled == 1 and g.stats().rate is None
 
 
 async def test_not_adaptive_means_no_pause_no_limit() -> None:

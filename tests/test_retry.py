@@ -131,6 +131,10 @@ def test_a_throttle_waits_its_turn_whatever_the_retries_and_sleep_so_far() -> No
     busy = status(503)
     assert isinstance(POLICY.decide(busy, attempt=40, slept=0.0, throttles=38), float)
     assert POLICY.decide(busy, attempt=40, slept=0.0, throttles=37) is busy
+    # without a Retry-After, a 429 is retried as other transient failures are: counted
+    bare = status(429)
+    assert isinstance(POLICY.decide(bare, attempt=2, slept=0.0), float)
+    assert POLICY.decide(bare, attempt=3, slept=0.0) is bare
     # a Retry-After longer than the caller accepts is still raised
     long = status(429, retry_after=3600.0)
     assert POLICY.decide(long, attempt=0, slept=0.0) is long

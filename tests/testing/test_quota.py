@@ -140,3 +140,16 @@ def test_the_command_line_flags() -> None:
         check=False,
     )
     assert bad.returncode == 2 and "REQUESTS/SECONDS" in bad.stderr
+
+
+def test_the_quota_flags_combine() -> None:
+    from speechrest.cli._emulator import _quotas
+
+    assert _quotas(False, None, None) is None  # nothing metered by default
+    documented = _quotas(True, None, None)
+    assert documented is not None
+    assert (documented.fast, documented.rest) == (FAST_QUOTA, REST_QUOTA)
+    mixed = _quotas(True, "80/1", None)  # one family's own limit, the other documented
+    assert mixed is not None and (mixed.fast, mixed.rest) == (Quota(80, 1.0), REST_QUOTA)
+    alone = _quotas(False, None, "5/10")  # only the family asked for
+    assert alone is not None and (alone.fast, alone.rest) == (None, Quota(5, 10.0))
