@@ -217,6 +217,11 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 PROGRAM_OUTPUT = {
     "files": [],
     "storage": [f"calls/call{i}.wav {SAID}" for i in range(3)],
+    "pipeline": [
+        "3 inputs: 1 transcribed, 0 failed, 2 rejected",
+        "done ('call0.json',) None",
+        "rejected () duplicate: same content as",
+    ],
     "use": [SAID],
     "fast": [SAID, "-->", "channel 0:", "channel 1:"],
     "many": [f"calls/call{i}.wav {SAID}" for i in range(3)],
@@ -237,7 +242,7 @@ def test_python_program(
     script = workdir / f"readme_{name.replace('-', '_')}.py"
     script.write_text(snippet.code)
     args = [f"{files_url}/call.wav"] if name == "batch" else []
-    if name == "storage":  # a container with a SAS, in Azurite
+    if name in ("storage", "pipeline"):  # a container with a SAS, in Azurite
         storage: Azurite = request.getfixturevalue("azurite")
         args = [storage.sas_url(anyio.run(storage.create), "rlw")]
     done = run([sys.executable, str(script), *args], workdir, speech_env)
