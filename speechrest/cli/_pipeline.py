@@ -22,9 +22,10 @@ from ._app import (
     run_async,
     take_connection,
 )
+from ._batch import _submit_options
 from ._output import FORMATS, printable
 from ._storage import container_of
-from ._transcribe import PROFANITY, channels_option, recognition_options
+from ._transcribe import PROFANITY, channels_option
 
 if TYPE_CHECKING:
     from ..pipeline import PipelineProgress
@@ -177,13 +178,8 @@ def run(**kwargs: Any) -> int:
             "--local would lose the run's jobs with the command: run 'speechrest emulator' "
             "and set SPEECH_ENDPOINT and SPEECH_KEY to what it prints"
         )
-    options: dict[str, Any] = {"time_to_live_hours": kwargs["ttl_hours"]}
-    if kwargs["model"] is not None:
-        options["model"] = kwargs["model"]
-    options.update(recognition_options(kwargs))
-    if kwargs["words"]:
-        options["word_level_timestamps"] = True
-        options["display_form_word_level_timestamps"] = True
+    options = _submit_options({**kwargs, "display_name": None})  # as `batch submit` does
+    del options["locale"]
 
     async def go() -> int:
         from ..pipeline import run_corpus
