@@ -90,7 +90,8 @@ def _line(p: PipelineProgress) -> str:
     if p.stage == "scan":
         return f"scanning: {p.inputs} inputs ({p.rejected} rejected)"
     if p.stage == "upload":
-        return f"uploading: {p.uploaded}/{p.uploaded + p.to_upload} files"
+        jobs = f"jobs: {p.jobs_running} running, {p.jobs_ended} ended"
+        return f"uploading: {p.uploaded}/{p.uploaded + p.to_upload} files; {jobs}"
     waiting = f"{p.in_jobs} in jobs, {p.waiting} waiting"
     return f"{p.stage}: {p.done}/{p.inputs - p.rejected} inputs done, {waiting}, {_jobs(p)}"
 

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -20,6 +21,7 @@ import anyio
 import attrs
 
 from .. import _checks as check
+from .._limits import first_error as _first_error
 from .._redact import redact_url
 from ..errors import (
     APIStatusError,
@@ -133,6 +135,10 @@ class _Run:
         self.source_box: Any = None
         self.uploaded = 0
         self.to_upload = 0
+        self.uploading = False
+        """Whether uploads are under way (jobs of uploaded files go meanwhile)."""
+        self.uploads = anyio.Event()
+        """Set when the uploads made inputs ready, or ended (then replaced)."""
         self.started = time.monotonic()
         self.finished_here = 0
         self.last_mark = 0.0
@@ -268,15 +274,26 @@ class _Run:
 
     async def upload(self) -> None:
         """Upload the local files not uploaded yet (a blob already there with the same
-        content is kept); each is marked ready as soon as it is there."""
+        content is kept); each is marked ready as soon as it is there, and jobs of them are
+        submitted while the rest uploads."""
+        todo = self.store.inputs("new")
+        self.uploading, self.stage, self.to_upload = True, "upload", len(todo)
+        try:
+            if todo:
+                self.progress()
+                await self._upload(todo)
+        finally:
+            self.uploading, self.stage = False, "transcribe"
+            self._poke()
+            self.progress()
+
+    def _poke(self) -> None:
+        self.uploads.set()
+        self.uploads = anyio.Event()
+
+    async def _upload(self, todo: list[InputRow]) -> None:
         from .. import storage
 
-        todo = self.store.inputs("new")
-        if not todo:
-            return
-        self.stage = "upload"
-        self.to_upload = len(todo)
-        self.progress()
         box = self.upload_box
         common = os.path.commonprefix([r.blob_name or "" for r in todo])  # noqa: RUF071
         existing = await storage._existing(box, common)
@@ -305,6 +322,7 @@ class _Run:
             if len(batch) >= 64:
                 self.store.set_status(batch, "ready")
                 batch.clear()
+                self._poke()
             self.progress(force=False)
 
         try:
@@ -334,7 +352,9 @@ class _Run:
         ready = self.store.inputs("ready", limit=self.s.files_per_job)
         if not ready:
             return None
-        if len(ready) < self.s.files_per_job and live and all(r.attempts for r in ready):
+        if len(ready) < self.s.files_per_job and (
+            self.uploading or (live and all(r.attempts for r in ready))
+        ):
             return None
         return ready
 
@@ -410,14 +430,26 @@ class _Run:
             return
         waits = self.client.transcriptions.wait_many(list(shards), policy=self.s.poll)
         settled = True
-        async with waits as outcomes:
+        async with anyio.create_task_group() as tg, waits as outcomes:
+            tg.start_soon(self._until_a_job_is_ready, tg.cancel_scope)
             async for outcome in outcomes:
-                settled = await self._ended(shards[outcome.id], outcome) and settled
+                with anyio.CancelScope(shield=True):  # collected whole, or not at all
+                    settled = await self._ended(shards[outcome.id], outcome) and settled
                 self.progress()
                 if self._next_chunk() is not None or self.store.shards("submitting"):
                     break
+            tg.cancel_scope.cancel()
         if not settled:  # a job whose state or results could not be read: later
             await anyio.sleep(_PAUSE)
+
+    async def _until_a_job_is_ready(self, scope: anyio.CancelScope) -> None:
+        """Cancel ``scope`` (a wait) as soon as the uploads made a whole job ready."""
+        while self.uploading:
+            await self.uploads.wait()
+            if self._next_chunk() is not None:
+                scope.cancel()
+                return
+        await anyio.sleep_forever()
 
     async def _ended(self, shard: ShardRow, outcome: WaitOutcome[Transcription]) -> bool:
         """Record how a job ended; False when that cannot be told yet (its status or its
@@ -505,7 +537,8 @@ class _Run:
     # -- the whole run ---------------------------------------------------------------------
 
     async def transcribe(self) -> None:
-        self.stage = "transcribe"
+        """Submit, wait and collect until every input has its outcome (while the uploads
+        go on, jobs of the files already uploaded go too)."""
         self.started = time.monotonic()  # the pace of the ETA
         self.progress()
         while True:
@@ -513,8 +546,9 @@ class _Run:
             await self.submit_all()
             if self.store.shards("running"):
                 await self.wait()
-            elif wait is not None:
-                await anyio.sleep(wait)
+            elif wait is not None or self.uploading:
+                with anyio.move_on_after(math.inf if wait is None else wait):
+                    await self.uploads.wait()
             elif not self.store.shards("submitting") and self._next_chunk() is None:
                 break
         for shard in self.store.shards("ended"):  # those a killed process left behind
@@ -607,12 +641,12 @@ async def _fan_out(
     concurrency: int,
     emit: Callable[[Any], Any],
 ) -> None:
-    from .._limits import bounded_map, first_error
+    from .._limits import bounded_map
 
     try:
         await bounded_map(items, work, concurrency, emit)
     except BaseExceptionGroup as group:
-        raise first_error(group) from None
+        raise _first_error(group) from None
 
 
 async def execute(
@@ -654,8 +688,13 @@ async def _execute(
     async with _containers(run, settings, store):
         await run.scan()
         _same_container(run, store)
-        await run.upload()
-        await run.transcribe()
+        try:
+            async with anyio.create_task_group() as tg:
+                run.uploading = True  # until upload() says otherwise
+                tg.start_soon(run.upload)
+                await run.transcribe()
+        except BaseExceptionGroup as group:
+            raise _first_error(group) from None
     run.stage = "done"
     run.progress()
     report = run.report()

@@ -327,3 +327,19 @@ def test_the_benchmark_runs(tmp_path: Path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "peak REST requests in 10 s" in done.stdout and "| 60 | 60 |" in done.stdout
+
+
+async def test_jobs_go_while_the_rest_uploads(azurite: Azurite, tmp_path: Path):
+    corpus(tmp_path / "audio", 130)
+    seen: list[PipelineProgress] = []
+    async with (
+        SpeechEmulator(timing=FAST) as emulator,
+        SpeechClient(emulator.endpoint, key=emulator.key) as client,
+    ):
+        report = await run_corpus(
+            client, tmp_path / "audio", tmp_path / "out", locale="en-US",
+            container=await container(azurite), files_per_job=10, poll=POLL,
+            on_progress=seen.append, concurrency=4,
+        )  # fmt: skip
+    assert len(report.succeeded) == 130 and report.jobs == 13
+    assert any(p.stage == "upload" and p.jobs_running for p in seen)
