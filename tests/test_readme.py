@@ -217,6 +217,11 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 PROGRAM_OUTPUT = {
     "files": [],
     "storage": [f"calls/call{i}.wav {SAID}" for i in range(3)],
+    "pipeline": [
+        "3 inputs: 1 transcribed, 0 failed, 2 rejected",
+        "done ('call0.json',) None",
+        "rejected () duplicate: same content as",
+    ],
     "use": [SAID],
     "fast": [SAID, "-->", "channel 0:", "channel 1:"],
     "many": [f"calls/call{i}.wav {SAID}" for i in range(3)],
@@ -237,7 +242,7 @@ def test_python_program(
     script = workdir / f"readme_{name.replace('-', '_')}.py"
     script.write_text(snippet.code)
     args = [f"{files_url}/call.wav"] if name == "batch" else []
-    if name == "storage":  # a container with a SAS, in Azurite
+    if name in ("storage", "pipeline"):  # a container with a SAS, in Azurite
         storage: Azurite = request.getfixturevalue("azurite")
         args = [storage.sas_url(anyio.run(storage.create), "rlw")]
     done = run([sys.executable, str(script), *args], workdir, speech_env)
@@ -390,6 +395,11 @@ SHELL_CHECKS = {
     "cli-storage": lambda done, folder: (
         (folder / "transcripts" / "hello.txt").read_text() == SAID + "\n"
     ),
+    "cli-pipeline": lambda done, folder: (
+        (folder / "corpus" / "call0.txt").read_text() == SAID + "\n"
+        and "3 inputs: 1 transcribed, 0 failed, 2 rejected" in done.stdout
+        and "duplicate: same content as" in done.stdout
+    ),
 }
 
 
@@ -397,10 +407,11 @@ SHELL_CHECKS = {
 def test_shell_script(name: str, workdir: Path, speech_env, request: pytest.FixtureRequest) -> None:
     snippet = by_name("shell")[name]
     env = dict(speech_env)
-    if name == "cli-storage":  # after the README's commands that start Azurite
+    if name in ("cli-storage", "cli-pipeline"):  # after the README's commands that start Azurite
         storage: Azurite = request.getfixturevalue("azurite")
         env["AZURE_STORAGE_CONNECTION_STRING"] = storage.connection_string
     shutil.rmtree(workdir / "transcripts", ignore_errors=True)
+    shutil.rmtree(workdir / "corpus", ignore_errors=True)
     done = run(["bash", "-e", "-o", "pipefail", "-c", snippet.code], workdir, env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert SHELL_CHECKS[name](done, workdir), done.stdout + done.stderr
