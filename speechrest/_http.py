@@ -10,6 +10,7 @@ reading and decoding of the body, and the mapping of aiohttp's exceptions to our
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import json.scanner
@@ -27,7 +28,7 @@ import anyio
 import attrs
 from yarl import URL
 
-from . import errors
+from . import _tracing, errors
 from ._auth import Auth
 from ._convert import error_fields
 from ._ids import unique_id
@@ -187,6 +188,14 @@ class Transport:
         self._headers = {} if session is None else dict(self._common)
         """What each request starts from (copied; the request id and credentials are
         added)."""
+        self.tracer = _tracing.tracer()
+        """The OpenTelemetry tracer, when OpenTelemetry is installed and configured."""
+        self._send = (
+            self._attempt
+            if self.tracer is None
+            else functools.partial(_tracing.attempt, self.tracer, self._attempt)
+        )
+        """One attempt (:meth:`_attempt`), in a span when tracing (decided once, here)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -337,7 +346,7 @@ class Transport:
         while True:
             await gate.acquire()  # a slot of the quota family, held for the exchange only
             try:
-                response = await self._attempt(session, exchange, attempt)
+                response = await self._send(session, exchange, attempt)
             except _Failed as failed:
                 gate.done(None, None)
                 self._check_not_closed(session, failed.error)

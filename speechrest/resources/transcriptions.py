@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .. import _checks as check
+from .. import _tracing
 from .._convert import structure
 from .._limits import OutcomeStream
 from .._polling import Polled, PollPolicy, WaitOutcome, poll_many
@@ -183,7 +184,7 @@ class Transcriptions(EntityResource):
             model=self._opt_ref(model, "model", "/models"),
             project=self._opt_ref(project, "project", "/projects"),
         )
-        return await self._fetch(
+        job = await self._fetch(
             "POST",
             "/transcriptions:submit",
             Transcription,
@@ -191,6 +192,9 @@ class Transcriptions(EntityResource):
             json=body,
             creates=True,
         )
+        if self._traced:
+            _tracing.status_event(job, "submitted")
+        return job
 
     async def submit_and_wait(
         self,
@@ -308,9 +312,13 @@ class Transcriptions(EntityResource):
             sas_lifetime_minutes=sas_lifetime_minutes,
             filter=f"kind eq '{FileKind.TRANSCRIPTION.value}'",
         )
+        count = 0
         async for file in files:
             if file.kind == FileKind.TRANSCRIPTION:
                 yield await self.download(file, TranscriptionResultFile)
+                count += 1
+        if self._traced:
+            _tracing.event("results_read", {"speechrest.results.count": count})
 
     async def report(self, transcription: EntityRef) -> TranscriptionReport | None:
         """The job report (the file of kind ``TranscriptionReport``, found with
