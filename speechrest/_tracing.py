@@ -47,7 +47,7 @@ __all__ = ["attempt", "capture", "event", "in_context", "status_event", "traced"
 C = TypeVar("C", bound=type)
 R = TypeVar("R")
 
-SCHEMA_URL = "https://opentelemetry.io/schemas/1.26.0"
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
 """The semantic conventions version whose names the spans use."""
 _NAMESPACE = {"azure.resource_provider.namespace": "Microsoft.CognitiveServices"}
 """The attributes of every operation span."""

@@ -14,11 +14,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from speechrest import PollPolicy, SpeechClient, _tracing
+from speechrest import PollPolicy, SpeechClient, _tracing, sync
 from speechrest.errors import BadRequestError, InvalidInputError
 from speechrest.resources.transcriptions import Transcriptions
 from speechrest.testing import Fault, FaultPlan, SpeechEmulator, Timing, make_wav
 from speechrest.types import Status
+from tests._threaded import emulator_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -294,3 +295,19 @@ async def test_the_callers_span_is_the_parent(
     (operation,) = named(spans, "speechrest transcriptions.list_supported_locales")
     assert operation.parent is not None
     assert operation.parent.span_id == handler.get_span_context().span_id
+
+
+def test_the_blocking_client_carries_the_callers_span(spans: InMemorySpanExporter) -> None:
+    tracer = trace.get_tracer("app")
+    with (
+        emulator_thread() as emulator,
+        sync.SpeechClient(emulator.endpoint, key=emulator.key) as client,
+        tracer.start_as_current_span("task") as task,
+    ):
+        client.transcribe(make_wav(comment="Hi."), locales=["en-US"])
+        assert [p.name for p in client.projects.list()] == []
+    for name in ("speechrest transcribe", "speechrest projects.list"):
+        (operation,) = named(spans, name)
+        assert operation.parent is not None, name
+        assert operation.parent.span_id == task.get_span_context().span_id
+        assert len(children(spans, operation)) == 1
