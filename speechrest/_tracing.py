@@ -42,7 +42,16 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer
 
-__all__ = ["attempt", "capture", "event", "in_context", "status_event", "traced", "tracer"]
+__all__ = [
+    "Within",
+    "attempt",
+    "capture",
+    "event",
+    "in_context",
+    "status_event",
+    "traced",
+    "tracer",
+]
 
 C = TypeVar("C", bound=type)
 R = TypeVar("R")
@@ -341,6 +350,21 @@ def capture() -> Context | None:
     """The calling thread's tracing context, to carry into the event loop thread of the
     blocking client (its spans are then children of the caller's)."""
     return _context.get_current() if _context is not None else None
+
+
+class Within:
+    """An async context manager (``block``) entered and left with ``parent`` as the current
+    tracing context: both happen in one task (the blocking client's for a block)."""
+
+    def __init__(self, parent: Context | None, block: Any) -> None:
+        self._parent = parent
+        self._block = block
+
+    async def __aenter__(self) -> Any:
+        return await in_context(self._parent, self._block.__aenter__())
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return await in_context(self._parent, self._block.__aexit__(*exc_info))  # type: ignore[no-any-return]
 
 
 async def in_context(parent: Context | None, work: Awaitable[R]) -> R:

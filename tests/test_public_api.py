@@ -30,6 +30,7 @@ PUBLIC_MODULES = [
     "speechrest",
     "speechrest.errors",
     "speechrest.storage",
+    "speechrest.sync",
     "speechrest.testing",
     "speechrest.types",
     "speechrest.webhooks",

@@ -305,8 +305,14 @@ def test_the_blocking_client_carries_the_callers_span(spans: InMemorySpanExporte
         tracer.start_as_current_span("task") as task,
     ):
         client.transcribe(make_wav(comment="Hi."), locales=["en-US"])
-        assert [p.name for p in client.projects.list()] == []
-    for name in ("speechrest transcribe", "speechrest projects.list"):
+        assert [p.display_name for p in client.projects.list()] == []
+        with client.transcribe_many([make_wav(comment="Hi.")], locales=["en-US"]) as outcomes:
+            assert [item.ok for item in outcomes] == [True]
+    (fan_out,) = named(spans, "speechrest transcribe_many")
+    assert fan_out.parent is not None
+    assert fan_out.parent.span_id == task.get_span_context().span_id
+    assert [s.name for s in children(spans, fan_out)] == ["speechrest transcribe"]
+    for name in ("speechrest projects.list",):
         (operation,) = named(spans, name)
         assert operation.parent is not None, name
         assert operation.parent.span_id == task.get_span_context().span_id

@@ -248,9 +248,13 @@ class SyncOutcomes(Generic[T]):
     def __enter__(self) -> Iterator[T]:
         if self._block is not None:
             raise ClientStateError("this stream was already used: call the method again")
-        self._block = self._client._loop.portal.wrap_async_context_manager(self._stream)
+        client = self._client
+        parent = _tracing.capture() if client._traced else None
+        self._block = client._loop.portal.wrap_async_context_manager(
+            _tracing.Within(parent, self._stream)
+        )
         stream: AsyncIterator[T] = self._block.__enter__()
-        return self._client._iterate(stream, close=False)
+        return client._iterate(stream, close=False)
 
     def __exit__(
         self,
