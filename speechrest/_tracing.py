@@ -364,7 +364,7 @@ class Within:
         return await in_context(self._parent, self._block.__aenter__())
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await in_context(self._parent, self._block.__aexit__(*exc_info))  # type: ignore[no-any-return]
+        return await in_context(self._parent, self._block.__aexit__(*exc_info))
 
 
 async def in_context(parent: Context | None, work: Awaitable[R]) -> R:
