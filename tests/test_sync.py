@@ -4,6 +4,7 @@ its own (the calling thread here has no event loop, or one that the calls block)
 from __future__ import annotations
 
 import inspect
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ import pytest
 import speechrest
 from speechrest import PollPolicy, _syncgen, sync
 from speechrest.errors import ClientStateError, InvalidInputError, NotFoundError
-from speechrest.testing import SpeechEmulator, Timing, make_wav
+from speechrest.testing import Fault, SpeechEmulator, Timing, make_wav
 from speechrest.types import Status, TranscriptionLocales
 from tests._threaded import emulator_thread
 
@@ -236,3 +237,21 @@ def test_an_unreachable_endpoint_fails_on_the_call_and_the_client_still_closes()
     ):
         client.transcriptions.list_supported_locales()
     assert not client._loop.thread.is_alive()
+
+
+def test_an_interrupted_call_is_cancelled(emulator: SpeechEmulator) -> None:
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    emulator.faults.add(Fault.latency(600), operation="Projects_ListSupportedLocales")
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with sync.SpeechClient(emulator.endpoint, key=emulator.key, max_connections=1) as client:
+            signal.setitimer(signal.ITIMER_REAL, 0.2)  # Ctrl+C while the answer is awaited
+            with pytest.raises(KeyboardInterrupt):
+                client.projects.list_supported_locales()
+            # the call was cancelled: its connection is free for the next one
+            assert client.transcriptions.list_supported_locales()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -48,17 +48,24 @@ class _Loop:
 
     def run(self, work: Awaitable[T], traced: bool) -> T:
         """Run ``work`` on the loop and wait for its result (from any thread but the
-        loop's own). With tracing, the caller's current span is the parent of its spans."""
+        loop's own). With tracing, the caller's current span is the parent of its spans.
+        When the wait is interrupted (Ctrl+C, a notebook's interrupt), the work is
+        cancelled."""
         parent = _tracing.capture() if traced else None
         try:
             if self._stopped:
                 raise RuntimeError("stopped")
-            return self.portal.call(_tracing.in_context, parent, work)
+            future = self.portal.start_task_soon(_tracing.in_context, parent, work)
         except RuntimeError as exc:
             if not self._stopped:
                 raise
             _discard(work)
             raise ClientStateError(_CLOSED) from exc
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # (nothing when it is done)
+            raise
 
     def stop(self, client: AsyncSpeechClient | None) -> None:
         """Close ``client`` on the loop, then stop the loop and join its thread (once)."""
