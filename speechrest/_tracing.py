@@ -244,6 +244,9 @@ class _Iteration(AsyncIterator[R]):
                 self._span.end(exc)
                 raise
 
+    def __del__(self) -> None:
+        self._span.end()  # left early without aclose() (a `break` out of an `async for`)
+
     async def aclose(self) -> None:
         """Stop early: close the underlying generator and end the span."""
         try:

@@ -3,6 +3,7 @@ against the emulator over loopback HTTP."""
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -317,3 +318,17 @@ def test_the_blocking_client_carries_the_callers_span(spans: InMemorySpanExporte
         assert operation.parent is not None, name
         assert operation.parent.span_id == task.get_span_context().span_id
         assert len(children(spans, operation)) == 1
+
+
+async def test_a_list_left_early_ends_its_span(
+    spans: InMemorySpanExporter, emulator: SpeechEmulator
+) -> None:
+    async with SpeechClient(emulator.endpoint, key=emulator.key) as client:
+        for _ in range(3):
+            await client.projects.create(display_name="p", locale="en-US")
+        async for project in client.projects.list(top=1):
+            assert project.display_name == "p"
+            break
+        gc.collect()
+    (listing,) = named(spans, "speechrest projects.list")
+    assert len(children(spans, listing)) == 1  # the first page only
