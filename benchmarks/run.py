@@ -8,7 +8,8 @@ Usage::
     python benchmarks/run.py --only fanout,upload --output /path/to/RESULTS.md
 
 Every row is a ratio against a baseline measured in the same run: raw aiohttp for the
-client rows, ``json.loads`` for result structuring, a naive loop for polling. Peers that are
+client rows, ``json.loads`` for result structuring, a naive loop for polling, the floor
+(inputs / admitted rate) under a quota, one download at a time for results. Peers that are
 not installed (``pip install -e '.[bench]'``) and benchmarks that do not exist yet are
 listed with a note instead of a number. The exit status is 1 when a benchmark failed.
 """
@@ -64,9 +65,17 @@ def _local(module: str) -> Callable[[bool, Scale], list[dict[str, Any]]]:
 SECTIONS: dict[str, tuple[str, Callable[[bool, Scale], list[dict[str, Any]]]]] = {
     "fanout": ("Fast transcription fan-out and connection reuse", _local("bench_fanout")),
     "upload": ("Uploading large files from a path", _local("bench_upload")),
+    "quota": (
+        "Fan-out under a quota (80 requests/s, 0.3 s of service work)",
+        _external("bench_quota", "fan-out under a quota"),
+    ),
     "polling": (
-        "Polling 1,000 batch jobs",
-        _external("bench_polling", "polling 1,000 batch jobs"),
+        "Waiting on many batch jobs within the REST budget",
+        _external("bench_polling", "waiting on many batch jobs"),
+    ),
+    "downloads": (
+        "Results of a 1,000-file batch job",
+        _external("bench_downloads", "results of a 1,000-file job"),
     ),
     "results": (
         "Structuring a 2-hour batch transcript",

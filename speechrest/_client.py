@@ -13,7 +13,15 @@ from . import _checks as check
 from . import _tracing
 from ._auth import Auth, TokenProvider
 from ._http import HttpConfig, Transport
-from ._limits import ClientLimits, OutcomeStream
+from ._limits import (
+    FAST_QUOTA,
+    REST_QUOTA,
+    STORAGE_QUOTA,
+    ClientLimits,
+    OutcomeStream,
+    QuotaPolicy,
+    QuotaStats,
+)
 from ._redact import redact_url
 from ._retry import RetryPolicy
 from ._upload import AudioInput
@@ -46,6 +54,12 @@ class ClientStats:
     """Connections carrying a request now."""
     connections_idle: int
     """Open connections in the pool, kept for the next requests."""
+    fast: QuotaStats
+    """Fast transcription requests: the current limit, throttles and retries."""
+    rest: QuotaStats
+    """Batch and custom speech REST API requests."""
+    storage: QuotaStats
+    """Downloads of result and other files from their SAS links."""
 
 
 class SpeechClient:
@@ -65,6 +79,14 @@ class SpeechClient:
     Retries: ``max_retries`` per call, backoff from ``backoff_base`` doubling up to
     ``backoff_max`` seconds (with jitter), a ``Retry-After`` longer than ``max_retry_after``
     raised instead of waited out, and at most ``max_retry_time`` seconds of sleep per call.
+    A throttled request (HTTP 429, unless the quota is used up) waits its turn and is sent
+    again without counting toward those: bound the wait with ``anyio.fail_after``.
+
+    Quotas: every request passes the adaptive admission of its quota family, shared by all
+    the calls of the client and its views: ``fast_quota`` (fast transcription),
+    ``rest_quota`` (the batch and custom speech REST API, never more than 100 requests per
+    10 seconds by default) and ``storage_quota`` (downloads from SAS links). See
+    :class:`~speechrest.QuotaPolicy`; ``QuotaPolicy(adaptive=False)`` turns it off.
 
     Every response is read with a cap, counted after decompression: ``max_response_bytes``
     (16 MiB) for the service's API responses, ``max_download_bytes`` (256 MiB) for result
@@ -91,6 +113,9 @@ class SpeechClient:
         ssl: _ssl.SSLContext | None = None,
         allow_insecure_http: bool = False,
         user_agent: str | None = None,
+        fast_quota: QuotaPolicy = FAST_QUOTA,
+        rest_quota: QuotaPolicy = REST_QUOTA,
+        storage_quota: QuotaPolicy = STORAGE_QUOTA,
         max_response_bytes: int = 16 * 1024 * 1024,
         max_download_bytes: int = 256 * 1024 * 1024,
     ) -> None:
@@ -123,7 +148,15 @@ class SpeechClient:
             ssl=ssl,
             allow_insecure_http=allow_insecure_http,
         )
-        self._attach(Api(transport, ClientLimits(), retry), owner=True)
+        for name, value in (
+            ("fast_quota", fast_quota),
+            ("rest_quota", rest_quota),
+            ("storage_quota", storage_quota),
+        ):
+            if not isinstance(value, QuotaPolicy):
+                raise InvalidInputError(f"{name} must be a speechrest.QuotaPolicy; got {value!r}")
+        limits = ClientLimits(fast_quota, rest_quota, storage_quota)
+        self._attach(Api(transport, limits, retry), owner=True)
 
     def _attach(self, api: Api, *, owner: bool) -> None:
         self._api = api
@@ -245,10 +278,17 @@ class SpeechClient:
         self._api.transport.auth.key = value
 
     def stats(self) -> ClientStats:
-        """A snapshot of this client's state: its connections."""
+        """A snapshot of this client's state: its connections, and for each quota family
+        the current limit, the requests in flight and waiting, and the throttles and
+        retries so far."""
         connections = self._api.transport.connector_stats()
+        limits = self._api.limits
         return ClientStats(
-            connections_in_use=connections["acquired"], connections_idle=connections["pooled"]
+            connections_in_use=connections["acquired"],
+            connections_idle=connections["pooled"],
+            fast=limits.fast.stats(),
+            rest=limits.rest.stats(),
+            storage=limits.storage.stats(),
         )
 
     def __repr__(self) -> str:

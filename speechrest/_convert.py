@@ -9,7 +9,8 @@ This is the only module that knows how models look on the wire:
 * datetimes are ISO 8601 (``Z`` for UTC); enums are their wire values, unknown values are kept;
 * unset (``None``) optional fields are omitted from request bodies;
 * query parameters (:func:`query`), list pages (:func:`page_fields`), error bodies
-  (:func:`error_fields`) and the multipart parts of fast transcription (``PART_*``).
+  (:func:`error_fields`), the multipart parts of fast transcription (``PART_*``) and the
+  list filter of a sweep (:func:`sweep_filter`).
 
 Production converters ignore unknown keys (the service adds fields); ``strict=True`` forbids
 them, which the tests use against the official examples to catch model drift.
@@ -30,7 +31,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.preconf.json import make_converter as make_json_converter
 
 from .errors import ResponseValidationError
-from .types import WireEnum
+from .types import Status, WireEnum
 
 __all__ = [
     "PART_AUDIO",
@@ -41,6 +42,7 @@ __all__ = [
     "page_fields",
     "query",
     "structure",
+    "sweep_filter",
     "unstructure",
     "wire_name",
 ]
@@ -253,6 +255,15 @@ def page_fields(data: Any) -> tuple[list[Any], str | None] | None:
         return None
     link = data.get(_RENAMES["next_link"])
     return values, link if isinstance(link, str) and link else None
+
+
+def sweep_filter(since: datetime | None) -> str:
+    """The list ``filter`` of the entities still running, and of those whose last action
+    was at ``since`` or later (the service's grammar: enum values quoted, date-times not)."""
+    running = f"status eq '{Status.NOT_STARTED.value}' or status eq '{Status.RUNNING.value}'"
+    if since is None:
+        return running
+    return f"{running} or lastActionDateTime ge {since.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 def error_fields(data: Any) -> tuple[str | None, str | None, str | None]:

@@ -10,6 +10,7 @@ reading and decoding of the body, and the mapping of aiohttp's exceptions to our
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import functools
 import ipaddress
 import json
@@ -21,6 +22,7 @@ import re
 import ssl as _ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -33,7 +35,7 @@ from ._auth import Auth
 from ._convert import error_fields
 from ._ids import unique_id
 from ._redact import redact_url
-from ._retry import RetryPolicy, parse_retry_after
+from ._retry import RetryBudget, RetryPolicy, is_throttle, parse_retry_after, waits_its_turn
 from ._version import __version__
 from ._watchdog import SLICE, WatchedBody
 
@@ -106,6 +108,15 @@ class Response:
     def location(self) -> str | None:
         return self.headers.get("location")
 
+    @property
+    def date(self) -> datetime | None:
+        """When the server answered (its ``Date`` header), or None."""
+        try:
+            when = email.utils.parsedate_to_datetime(self.headers.get("date", ""))
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return when if when.tzinfo is not None else None
+
 
 @attrs.define(kw_only=True)
 class Body:
@@ -124,12 +135,25 @@ class Body:
 class Admission(Protocol):
     """Admits the HTTP attempts of one quota family (see :mod:`speechrest._limits`)."""
 
-    async def acquire(self) -> None:
-        """Wait until an attempt may be sent."""
+    budget: RetryBudget
+    """The retries the family may still send."""
 
-    def done(self, status: int | None, retry_after: float | None) -> None:
-        """The attempt admitted last ended: its HTTP status (None: no answer) and the
-        service's ``Retry-After``."""
+    def admit(self) -> float | None:
+        """A ticket for :meth:`done` if an attempt may be sent now, else None."""
+
+    async def acquire(self) -> float:
+        """Wait until an attempt may be sent; return its ticket for :meth:`done`."""
+
+    def done(
+        self,
+        ticket: float,
+        status: int | None,
+        *,
+        throttled: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        """The attempt ended: its HTTP status (None: no answer), whether the service
+        throttled it, and its ``Retry-After``."""
 
 
 class _Failed(Exception):
@@ -342,45 +366,57 @@ class Transport:
         )  # fmt: skip
         replayable = body is None or body.replayable
         slept = 0.0
-        attempt = 0
+        attempt = throttles = 0
         while True:
-            await gate.acquire()  # a slot of the quota family, held for the exchange only
+            ticket = gate.admit()  # the quota family's turn, for the exchange only
+            if ticket is None:
+                ticket = await gate.acquire()
+            throttled = False
             try:
                 response = await self._send(session, exchange, attempt)
             except _Failed as failed:
-                gate.done(None, None)
+                gate.done(ticket, None)
                 self._check_not_closed(session, failed.error)
                 error: errors.SpeechRestError = failed.error
                 reached = failed.reached_service
             except _SourceFailed as failed:
-                gate.done(None, None)
+                gate.done(ticket, None)
                 raise failed.error from None
             except BaseException as exc:
-                gate.done(None, None)
+                gate.done(ticket, None)
                 if isinstance(exc, Exception) and not isinstance(exc, errors.SpeechRestError):
                     self._check_not_closed(session, exc)  # aiohttp: "Session is closed"
                 raise
             else:
-                gate.done(response.status, response.retry_after if response.status >= 400 else None)
                 if response.status < 400:
+                    gate.done(ticket, response.status)
                     return response
                 error, reached = self._status_error(response, operation), True
+                gate.done(
+                    ticket,
+                    response.status,
+                    throttled=is_throttle(error),
+                    retry_after=error.retry_after,
+                )
+                throttled = waits_its_turn(error)
             verdict = retry.decide(
                 error,
                 attempt=attempt,
                 slept=slept,
+                throttles=throttles,
                 creates=creates,
                 replayable=replayable,
                 reached_service=reached,
+                budget=gate.budget,
             )
             if not isinstance(verdict, float):
                 raise verdict
-            log.info("%s: %s; retry %d/%d in %.2fs", operation, error, attempt + 1,
-                     retry.max_retries, verdict)  # fmt: skip
-            with anyio.move_on_after(verdict):
+            log.info("%s: %s; retry %d in %.2fs", operation, error, attempt + 1, verdict)
+            with anyio.move_on_after(verdict):  # (a throttle's wait is also the family's pause)
                 await self._closing.wait()  # closing the client ends the wait
             session = self._require_open()  # closed while we waited: no retry
-            slept += verdict
+            throttles += throttled
+            slept += 0.0 if throttled else verdict
             attempt += 1
 
     def _credentials(self, exchange: _Exchange, url: URL) -> bool:

@@ -4,17 +4,20 @@ The interval between polls is the service's ``Retry-After`` when it sends one, k
 the caller's floor and ceiling; otherwise it grows from ``initial_interval``. Callers bound
 the total wait with ``anyio.fail_after``.
 
-:func:`poll_many` waits on many entities with one scheduler: a heap of next-poll times,
-and a task per poll in flight, at most as many as a capacity limiter allows.
+:func:`wait_many` waits on many entities in rounds. A round learns the status of every job
+still pending from list pages (a *sweep*: one request per 100 jobs, filtered to the jobs
+still running and those that changed since the previous sweep), then polls one by one only
+the jobs the sweep did not show; with few jobs pending, it polls each. Its default cadence
+follows Microsoft's guidance for batch jobs (see :data:`WAIT_MANY_POLICY`).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import math
+import contextlib
+import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 import anyio
@@ -23,10 +26,22 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from . import _checks as check
 from . import errors
+from ._convert import sweep_filter
+from ._limits import bounded_map
 from ._retry import RetryPolicy
 from .types import Status
 
-__all__ = ["PollPolicy", "Polled", "WaitOutcome", "poll_many", "wait_until_terminal"]
+__all__ = [
+    "WAIT_MANY_POLICY",
+    "Listed",
+    "PollPolicy",
+    "Polled",
+    "WaitOutcome",
+    "wait_many",
+    "wait_until_terminal",
+]
+
+log = logging.getLogger("speechrest")
 
 T = TypeVar("T")
 
@@ -68,6 +83,13 @@ class PollPolicy:
         """``interval`` within the floor (``min_interval``) and the ceiling."""
         floor = self.initial_interval if self.min_interval is None else self.min_interval
         return min(self.max_interval, max(floor, interval))
+
+
+WAIT_MANY_POLICY = PollPolicy(initial_interval=60.0, min_interval=1.0, max_interval=600.0)
+"""The cadence of ``wait_many``: the service's ``Retry-After`` (never sooner than a second);
+without one, after a first look once a minute, growing to once every 10 minutes (Microsoft:
+"checking the status every 10 minutes is sufficient, and polling more often than once per
+minute isn't recommended")."""
 
 
 @attrs.frozen(kw_only=True)
@@ -126,93 +148,183 @@ class WaitOutcome(Generic[T]):
 
 _FATAL = (errors.ClientStateError, errors.AuthenticationError, errors.PermissionDeniedError)
 """Errors that end every wait: nothing will poll successfully after them."""
+SWEEP_OVERLAP = timedelta(seconds=5)
+"""How far before the previous sweep a sweep looks for jobs that changed: the service's
+clock and its timestamps have whole seconds, and its machines' clocks may differ a little.
+(A job that ended unseen is still found: every pending job a sweep misses is polled.)"""
 
 
-@attrs.define
-class _Due:
-    """A job waiting for its next poll."""
+@attrs.frozen(kw_only=True)
+class Listed(Generic[T]):
+    """One page of a sweep: the listed entities by id, as polls; the page's Retry-After;
+    the time the service answered (its ``Date``)."""
 
-    job_id: str
-    interval: float | None = None
-    """The last interval between polls (grows without Retry-After)."""
-    failures: int = 0
-    """Polls in a row that failed transiently."""
+    polled: dict[str, Polled[T]]
+    retry_after: float | None
+    date: datetime | None
 
 
-async def poll_many(
+Sweep = Callable[[str | None], AsyncGenerator[Listed[T], None]]
+"""Pages of the entity list with this ``filter`` (None: every entity)."""
+
+
+async def wait_many(
     ids: Iterable[str],
-    poll: Callable[[str], Awaitable[Polled[T]]],
     send: MemoryObjectSendStream[WaitOutcome[T]],
     *,
+    poll: Callable[[str], Awaitable[Polled[T]]],
+    sweep: Sweep[T] | None,
     policy: PollPolicy,
     retry: RetryPolicy,
     concurrency: int,
     failure: Callable[[T], BaseException],
     jitter: float = 0.1,
 ) -> None:
-    """Poll every id until its entity is terminal; send one :class:`WaitOutcome` per id.
+    """Wait until the entity of every id is terminal; send one :class:`WaitOutcome` per id.
 
-    One scheduler loop keeps a heap of next-poll times. A poll starts when its time has
-    come and fewer than ``concurrency`` polls are in flight; a slot is held only for the
-    HTTP exchange, never while a job waits for its next poll. The interval follows the
-    service's ``Retry-After`` within the ``policy`` (as :func:`wait_until_terminal` does),
-    plus up to ``jitter`` (a fraction) so that jobs submitted together spread out.
+    Each round looks at every pending job once: by ``sweep`` when that costs fewer requests
+    than polling each (more jobs pending than pages the last sweep read), then by ``poll``
+    for the jobs the sweep did not show, at most ``concurrency`` at once. Between rounds it
+    sleeps the interval of ``policy`` (the service's ``Retry-After`` within its bounds), plus
+    up to ``jitter`` of it.
 
     A failed poll is judged by the client's retry policy: a transient failure polls that
-    job again after the policy's delay; any other error ends that job's wait with an
-    outcome that carries the error. Credentials that are refused (401, 403) or a closed
+    job again next round; any other error ends that job's wait with an outcome that
+    carries the error. A sweep the service refuses (a filter it does not support, say)
+    turns sweeping off for this wait. Credentials that are refused (401, 403) or a closed
     client end the whole wait: the error is raised once the polls in flight have stopped.
     Duplicate ids are waited on once.
     """
-    heap: list[tuple[float, int, _Due]] = []
-    order = itertools.count()
-    remaining = 0
-    wake = anyio.Event()
-    limiter = anyio.CapacityLimiter(concurrency)
+    waits = _Waits(list(dict.fromkeys(ids)), send, poll, sweep, retry, concurrency, failure)
+    interval: float | None = None
+    async with send:
+        while waits.pending:
+            retry_after = await waits.round()
+            if not waits.pending:
+                break
+            interval = policy.next_interval(interval, retry_after)
+            await anyio.sleep(interval * (1.0 + random.uniform(0.0, jitter)))  # noqa: S311
 
-    def schedule(due: _Due, delay: float) -> None:
-        when = anyio.current_time() + delay * (1.0 + random.uniform(0.0, jitter))  # noqa: S311
-        heapq.heappush(heap, (when, next(order), due))
-        wake.set()
 
-    async def finish(outcome: WaitOutcome[T]) -> None:
-        nonlocal remaining
-        await send.send(outcome)
-        remaining -= 1
-        wake.set()
+class _Waits(Generic[T]):
+    """The state of one :func:`wait_many`."""
 
-    async def one(due: _Due, token: object) -> None:
+    def __init__(
+        self,
+        ids: list[str],
+        send: MemoryObjectSendStream[WaitOutcome[T]],
+        poll: Callable[[str], Awaitable[Polled[T]]],
+        sweep: Sweep[T] | None,
+        retry: RetryPolicy,
+        concurrency: int,
+        failure: Callable[[T], BaseException],
+    ) -> None:
+        self.pending = dict.fromkeys(ids)
+        self.send = send
+        self.poll = poll
+        self.sweep = sweep
+        self.retry = retry
+        self.concurrency = concurrency
+        self.failure = failure
+        self.failures: dict[str, int] = {}
+        """Transient poll failures in a row, by job."""
+        self.pages = 1
+        """Pages the last sweep read: what a sweep is expected to cost."""
+        self.since: datetime | None = None
+        """The jobs that changed since this time are in the next sweep (None: first)."""
+        self.retry_after: float | None = None
+
+    def _hint(self, seconds: float | None) -> None:
+        """The round's Retry-After: the soonest any answer asked for."""
+        if seconds is not None and (self.retry_after is None or seconds < self.retry_after):
+            self.retry_after = seconds
+
+    async def round(self) -> float | None:
+        """Look at every pending job once; return the round's Retry-After."""
+        self.retry_after = None
+        unseen = list(self.pending)
+        if self.sweep is not None and len(unseen) > self.pages:
+            unseen = await self._sweep_round(unseen)
+        await bounded_map(unseen, self._poll_one, self.concurrency, self._done)
+        return self.retry_after
+
+    async def _sweep_round(self, ids: list[str]) -> list[str]:
+        """Sweep; return the pending jobs the sweep did not show."""
+        first = self.since is None
+        seen = await self._read(sweep_filter(self.since), ids, max_pages=None)
+        if seen is None:
+            return [] if self.sweep is not None else ids  # a transient failure: next round
+        unseen = [i for i in ids if i not in seen]
+        if first and len(unseen) > 2 * self.pages:
+            # Jobs that had ended before the wait began: look for them in the whole list,
+            # for no more pages than half the polls it saves.
+            more = await self._read(None, unseen, max_pages=len(unseen) // 2)
+            unseen = [i for i in unseen if i not in (more or ())]
+        return unseen
+
+    async def _read(
+        self, expression: str | None, ids: list[str], *, max_pages: int | None
+    ) -> set[str] | None:
+        """Read sweep pages until every id in ``ids`` was listed (or the list ends, or
+        ``max_pages``); settle what they show; return the ids listed. None when the sweep
+        failed: then a refusal turns sweeping off."""
+        assert self.sweep is not None
+        wanted, seen, pages, date = set(ids), set[str](), 0, None
         try:
-            polled = await poll(due.job_id)
+            async with contextlib.aclosing(self.sweep(expression)) as listing:
+                async for page in listing:
+                    pages += 1
+                    date = date or page.date or datetime.now(UTC)
+                    self._hint(page.retry_after)
+                    for job_id, polled in page.polled.items():
+                        if job_id in wanted:
+                            seen.add(job_id)
+                            await self._settle(job_id, polled)
+                    if len(seen) == len(wanted) or pages == max_pages:
+                        break
         except Exception as exc:
-            limiter.release_on_behalf_of(token)
             if isinstance(exc, _FATAL):
                 raise
-            delay = retry.wait_for(exc, due.failures)
+            delay = self.retry.wait_for(exc, 0)
             if delay is None:
-                await finish(WaitOutcome(id=due.job_id, error=exc))
-            else:  # within the policy too: a "Retry-After: 0" must not poll back to back
-                schedule(attrs.evolve(due, failures=due.failures + 1), policy.clamp(delay))
-            return
-        limiter.release_on_behalf_of(token)
-        if polled.status in (Status.SUCCEEDED, Status.FAILED):
-            error = failure(polled.entity) if polled.status == Status.FAILED else None
-            await finish(WaitOutcome(id=due.job_id, entity=polled.entity, error=error))
-        else:
-            interval = policy.next_interval(due.interval, polled.retry_after)
-            schedule(_Due(due.job_id, interval), interval)
+                log.warning("sweeps refused (%s): polling each job instead", exc)
+                self.sweep = None
+            self._hint(delay)
+            return None
+        if expression is not None:
+            self.pages = max(1, pages)
+            self.since = (date or datetime.now(UTC)) - SWEEP_OVERLAP
+        return seen
 
-    for job_id in dict.fromkeys(ids):
-        schedule(_Due(job_id), 0.0)
-        remaining += 1
-    async with send, anyio.create_task_group() as tg:
-        while remaining:
-            if heap and heap[0][0] <= anyio.current_time():
-                due = heapq.heappop(heap)[2]
-                token = object()
-                await limiter.acquire_on_behalf_of(token)
-                tg.start_soon(one, due, token)
-                continue
-            wake = anyio.Event()
-            with anyio.move_on_after(heap[0][0] - anyio.current_time() if heap else math.inf):
-                await wake.wait()
+    async def _poll_one(self, index: int, job_id: str) -> tuple[str, Polled[T] | BaseException]:
+        try:
+            return job_id, await self.poll(job_id)
+        except Exception as exc:
+            if isinstance(exc, _FATAL):
+                raise
+            return job_id, exc
+
+    async def _done(self, answer: tuple[str, Polled[T] | BaseException]) -> None:
+        job_id, polled = answer
+        if isinstance(polled, Polled):
+            self._hint(polled.retry_after)
+            await self._settle(job_id, polled)
+            return
+        failures = self.failures.get(job_id, 0)
+        delay = self.retry.wait_for(polled, failures)
+        if delay is None:
+            await self._finish(WaitOutcome(id=job_id, error=polled))
+        else:
+            self.failures[job_id] = failures + 1
+            self._hint(delay)
+
+    async def _settle(self, job_id: str, polled: Polled[T]) -> None:
+        """Send the outcome of a job that ended."""
+        self.failures.pop(job_id, None)
+        if polled.status in (Status.SUCCEEDED, Status.FAILED) and job_id in self.pending:
+            error = self.failure(polled.entity) if polled.status == Status.FAILED else None
+            await self._finish(WaitOutcome(id=job_id, entity=polled.entity, error=error))
+
+    async def _finish(self, outcome: WaitOutcome[T]) -> None:
+        del self.pending[outcome.id]
+        await self.send.send(outcome)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from speechrest import SpeechClient
+from speechrest import QuotaPolicy, SpeechClient
 from speechrest.testing import SpeechEmulator, make_wav
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +27,15 @@ async def emulator() -> AsyncIterator[SpeechEmulator]:
         yield emu
 
 
+UNMETERED = QuotaPolicy(rate_limit=None)
+"""The REST family without its budget of 100 requests per 10 seconds: the emulator's jobs end
+within tenths of a second, and the tests that wait for them poll every few milliseconds.
+(The budget itself is tested in tests/test_limits.py.)"""
+
+
 @pytest.fixture
 async def client(emulator: SpeechEmulator) -> AsyncIterator[SpeechClient]:
-    async with SpeechClient(emulator.endpoint, key=emulator.key) as c:
+    async with SpeechClient(emulator.endpoint, key=emulator.key, rest_quota=UNMETERED) as c:
         yield c
 
 

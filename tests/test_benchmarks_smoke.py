@@ -64,8 +64,20 @@ def test_smoke_run_produces_every_row(tmp_path: Path) -> None:
             present(f"upload {mb} MB from a path: wall time, {client}")
             present(f"upload {mb} MB from a path: peak RSS growth, {client}")
     # Sections owned by other benchmark modules are present, measured or explained.
-    assert "Polling 1,000 batch jobs" in proc.stdout
     assert "Structuring a 2-hour batch transcript" in proc.stdout
+    # Fan-out under a quota, waiting on many jobs, results downloads (issue 14's figures).
+    for client in (
+        "speechrest transcribe_many",
+        "azure-ai-transcription (semaphore + gather)",
+        "naive retry loop (raw aiohttp)",
+    ):
+        for what in ("inputs lost", "wall time / floor", "429s per input"):
+            present(f"40 inputs under 80 req/s, c=64: {what}, {client}")
+    assert rows["40 inputs under 80 req/s, c=64: inputs lost, speechrest transcribe_many"][0] == "0"
+    for what in ("status requests per job", "most status requests in 10 s"):
+        present(f"30 jobs: {what}, wait_many")
+    assert rows["30 jobs: 429s from the REST quota (100 per 10 s), wait_many"][0] == "0"
+    present("20 result files: wall time, results() (8 at a time)")
 
     report = out.read_text()
     for label in ("| CPU |", "| RAM |", "| Python |", "| aiohttp |", "| Date |"):

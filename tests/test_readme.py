@@ -225,6 +225,7 @@ PROGRAM_OUTPUT = {
     "errors": [f"call.wav {SAID}", "missing.wav not sent: audio file not found", "refused: "],
     "retries": [SAID],
     "faults": [SAID, "submit failed: APIConnectionError", "'http_503': 2"],
+    "quotas": ["QuotaStats(limit=", "429s answered: "],
 }
 
 

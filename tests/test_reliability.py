@@ -217,14 +217,33 @@ async def test_retries_are_bounded_in_count(emulator, sample_wav, fault) -> None
 
 
 async def test_retries_are_bounded_in_total_time(emulator, sample_wav) -> None:
-    # Each 429 asks for 0.2 s; at most 0.5 s of sleeping is allowed: 0.2 + 0.2, then give up.
-    emulator.faults.add(Fault.throttled(retry_after=0.2), times=None)
+    # Each 503 asks for 0.2 s; at most 0.5 s of sleeping is allowed: 0.2 + 0.2, then give up.
+    emulator.faults.add(Fault.unavailable(retry_after=0.2), times=None)
     async with SpeechClient(
         emulator.endpoint, key=emulator.key, max_retries=100, max_retry_time=0.5
     ) as client:
-        with pytest.raises(RateLimitError):
+        with pytest.raises(InternalServerError):
             await client.transcribe(sample_wav)
     assert attempts(emulator) == 3
+
+
+async def test_a_throttled_call_waits_its_turn_until_the_callers_deadline(
+    emulator, sample_wav
+) -> None:
+    """429s are retried past max_retries and max_retry_time: only the caller's deadline
+    (or a Retry-After longer than max_retry_after) ends the wait."""
+    throttle = emulator.faults.add(Fault.throttled(retry_after=0.01), times=8)
+    async with SpeechClient(
+        emulator.endpoint, key=emulator.key, max_retries=1, max_retry_time=0.01
+    ) as client:
+        result = await client.transcribe(sample_wav)
+        assert result.text and throttle.injected == 8
+        stats = client.stats().fast
+        assert (stats.throttled, stats.retried, stats.requests) == (8, 8, 9)
+        emulator.faults.add(Fault.throttled(retry_after=0.01), times=None)
+        with pytest.raises(TimeoutError), anyio.fail_after(0.5):
+            await client.transcribe(sample_wav)
+        assert client.stats().fast.in_flight == 0
 
 
 async def test_random_faults_every_input_gets_its_transcript(wav_file) -> None:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from speechrest import errors
-from speechrest._retry import RetryPolicy, is_transient, parse_retry_after
+from speechrest._retry import RetryBudget, RetryPolicy, is_throttle, is_transient, parse_retry_after
 
 POLICY = RetryPolicy(max_retries=3, backoff_base=0.5, backoff_max=8.0, max_retry_after=60.0)
 
@@ -106,3 +106,54 @@ def test_a_quota_error_is_never_retried() -> None:
     quota = status(429, code="QuotaExceeded", message="The quota is exhausted", retry_after=1.0)
     assert POLICY.decide(quota, attempt=0, slept=0) is quota
     assert POLICY.wait_for(quota, 0) is None
+
+
+def test_a_throttle_waits_its_turn_whatever_the_retries_and_sleep_so_far() -> None:
+    throttle = status(429, retry_after=2.0)
+    assert is_throttle(throttle) and not is_throttle(status(503, retry_after=2.0))
+    assert not is_throttle(status(429, code="QuotaExceeded", message="quota used up"))
+    # the gateway's rate limit, linking to a quota increase, is a throttle
+    gateway = status(
+        429,
+        code="429",
+        message="Requests have exceeded the rate limit of your pricing tier. Please retry "
+        "after 1 second. To raise it, visit https://aka.ms/oai/quotaincrease.",
+        retry_after=1.0,
+    )
+    assert is_throttle(gateway)
+    # a throttle of a create is sent again even without Retry-After: it was refused
+    refused = status(429)
+    assert isinstance(POLICY.decide(refused, attempt=0, slept=0.0, creates=True), float)
+    assert not isinstance(POLICY.decide(status(500), attempt=0, slept=0.0, creates=True), float)
+    # the 4th and the 40th throttle of one call are retried, after any sleep
+    assert POLICY.decide(throttle, attempt=40, slept=500.0, throttles=40) == 2.0
+    # ... but they do not make other failures cheaper: max_retries counts the others
+    busy = status(503)
+    assert isinstance(POLICY.decide(busy, attempt=40, slept=0.0, throttles=38), float)
+    assert POLICY.decide(busy, attempt=40, slept=0.0, throttles=37) is busy
+    # without a Retry-After, a 429 is retried as other transient failures are: counted
+    bare = status(429)
+    assert isinstance(POLICY.decide(bare, attempt=2, slept=0.0), float)
+    assert POLICY.decide(bare, attempt=3, slept=0.0) is bare
+    # a Retry-After longer than the caller accepts is still raised
+    long = status(429, retry_after=3600.0)
+    assert POLICY.decide(long, attempt=0, slept=0.0) is long
+
+
+def test_the_retry_budget_stops_retries_that_would_multiply_the_load() -> None:
+    budget = RetryBudget(capacity=2.0, refill=0.5)
+    busy = status(503, retry_after=0.0)
+    assert POLICY.decide(busy, attempt=0, slept=0.0, budget=budget) == 0.0
+    assert POLICY.decide(busy, attempt=0, slept=0.0, budget=budget) == 0.0
+    spent = status(503, retry_after=0.0)
+    assert POLICY.decide(spent, attempt=0, slept=0.0, budget=budget) is spent
+    assert any("retry budget" in note for note in spent.__notes__)
+    # throttles cost nothing from it; successes refill it
+    assert POLICY.decide(status(429, retry_after=0.0), attempt=0, slept=0.0, budget=budget) == 0
+    budget.earn()
+    budget.earn()
+    assert POLICY.decide(busy, attempt=0, slept=0.0, budget=budget) == 0.0
+    assert budget.retried == 4 and budget.tokens == 0.0
+    for _ in range(10):
+        budget.earn()
+    assert budget.tokens == 2.0  # never more than its capacity

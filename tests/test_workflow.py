@@ -17,6 +17,7 @@ from speechrest.testing import SpeechEmulator
 from speechrest.types import DatasetKind, Status
 from speechrest.webhooks import SIGNATURE_HEADER, verify_signature
 from tests._sink import Sink
+from tests.conftest import UNMETERED
 from tests.resources.custom_speech import FAST, POLL, acoustic_zip
 
 pytestmark = pytest.mark.anyio
@@ -34,7 +35,7 @@ async def test_custom_speech_workflow(tmp_path: Path) -> None:
     async with (
         sink.running(),
         SpeechEmulator(timing=FAST) as emulator,
-        SpeechClient(emulator.endpoint, key=emulator.key) as client,
+        SpeechClient(emulator.endpoint, key=emulator.key, rest_quota=UNMETERED) as client,
     ):
         hook = await client.webhooks.create(
             sink.url, events=[*EVENTS, "ping"], secret="workflow-secret", display_name="flow"

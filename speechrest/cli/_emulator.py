@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import anyio
 import click
 from yarl import URL
+
+if TYPE_CHECKING:
+    from ..testing import Quotas
 
 from .. import DEFAULT_API_VERSION
 from ._app import EXIT_OK, run_async
@@ -53,8 +57,35 @@ __all__ = ["emulator"]
     help="A bearer token clients may sign in with (Authorization: Bearer TOKEN), as with "
     "Microsoft Entra ID; repeatable. Azure SDKs send tokens over HTTPS only: add --https.",
 )
+@click.option(
+    "--quotas",
+    "documented_quotas",
+    is_flag=True,
+    help="Throttle as the service does, at its documented limits: 600 fast transcriptions "
+    "per 60 seconds, 100 other requests per 10 seconds (429 with Retry-After beyond them).",
+)
+@click.option(
+    "--fast-quota",
+    metavar="REQUESTS/SECONDS",
+    help="Throttle fast transcription beyond this many requests per this many seconds, "
+    "e.g. 80/1 (with --quotas: instead of its documented limit).",
+)
+@click.option(
+    "--rest-quota",
+    metavar="REQUESTS/SECONDS",
+    help="Throttle the other operations (batch, custom speech) beyond this many requests "
+    "per this many seconds, e.g. 50/10 (with --quotas: instead of its documented limit).",
+)
 def emulator(
-    host: str, port: int, key: str | None, recognizer: str, https: bool, tokens: tuple[str, ...]
+    host: str,
+    port: int,
+    key: str | None,
+    recognizer: str,
+    https: bool,
+    tokens: tuple[str, ...],
+    documented_quotas: bool,
+    fast_quota: str | None,
+    rest_quota: str | None,
 ) -> int:
     """Serve the Speech to text API emulator until interrupted (Ctrl+C).
 
@@ -67,6 +98,8 @@ def emulator(
         SpeechEmulator,
         best_local_recognizer,
     )
+
+    quotas = _quotas(documented_quotas, fast_quota, rest_quota)
 
     chosen = {
         "auto": best_local_recognizer,
@@ -84,10 +117,18 @@ def emulator(
 
     async def serve() -> None:
         async with SpeechEmulator(
-            host=host, port=port, key=key, recognizer=hears, https=https, tokens=tokens
+            host=host,
+            port=port,
+            key=key,
+            recognizer=hears,
+            https=https,
+            tokens=tokens,
+            quotas=quotas,
         ) as emu:
             name = type(hears).__name__
             click.echo(f"speechrest emulator: Speech to text API {DEFAULT_API_VERSION}, {name}")
+            if quotas is not None:
+                click.echo(f"speechrest emulator: throttling at {quotas}")
             click.echo(f"SPEECH_ENDPOINT={emu.endpoint}")
             click.echo(f"SPEECH_KEY={emu.key}")
             if emu.ca_cert is not None:
@@ -116,6 +157,26 @@ def emulator(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo("speechrest emulator: stopped", err=True)
     return EXIT_OK
+
+
+def _quotas(documented: bool, fast: str | None, rest: str | None) -> Quotas | None:
+    """The quotas the flags ask for (None: no throttling)."""
+    from ..testing import FAST_QUOTA, REST_QUOTA, Quota, Quotas
+
+    if not (documented or fast or rest):
+        return None
+
+    def parse(text: str | None, flag: str, default: Quota) -> Quota | None:
+        if text is None:
+            return default if documented else None
+        try:
+            return Quota.parse(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=flag) from None
+
+    return Quotas(
+        fast=parse(fast, "--fast-quota", FAST_QUOTA), rest=parse(rest, "--rest-quota", REST_QUOTA)
+    )
 
 
 def _log_to_stderr() -> None:

@@ -3,5 +3,6 @@
 from .._limits import OutcomeStream
 from ._base import AsyncPager, Page
 from .fast import TranscribeOutcome
+from .transcriptions import InputResult
 
-__all__ = ["AsyncPager", "OutcomeStream", "Page", "TranscribeOutcome"]
+__all__ = ["AsyncPager", "InputResult", "OutcomeStream", "Page", "TranscribeOutcome"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -28,6 +29,11 @@ class Page(Generic[T]):
 
     values: list[T]
     next_link: str | None
+    retry_after: float | None = None
+    """The service's ``Retry-After``: seconds before entities of the page that have not
+    finished are worth looking at again."""
+    date: datetime | None = None
+    """When the service answered (its ``Date``)."""
 
 
 @attrs.frozen
@@ -62,7 +68,7 @@ class Api:
             target,
             operation=operation,
             retry=self.retry,
-            gate=self.limits.gate(operation),
+            gate=self.limits.gate(operation, authenticated),
             params=params,
             json_body=unstructure(json) if json is not None else None,
             body=body,
@@ -205,7 +211,7 @@ class AsyncPager(Generic[T]):
         self._operation = operation
         self._params = params
 
-    async def by_page(self) -> AsyncIterator[Page[T]]:
+    async def by_page(self) -> AsyncGenerator[Page[T], None]:
         """Yield one :class:`Page` at a time. An ``@nextLink`` already followed (a loop)
         raises :class:`~speechrest.errors.ResponseValidationError` instead of being read
         again."""
@@ -225,7 +231,12 @@ class AsyncPager(Generic[T]):
                 )
             items, next_link = page
             values = [structure(v, self._cls, self._operation, response.request_id) for v in items]
-            yield Page(values=values, next_link=next_link)
+            yield Page(
+                values=values,
+                next_link=next_link,
+                retry_after=response.retry_after,
+                date=response.date,
+            )
             if next_link is not None:
                 if next_link in followed:
                     raise ResponseValidationError(

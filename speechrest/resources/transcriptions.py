@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+import urllib.parse
+import uuid
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import anyio
 import attrs
 
 from .. import _checks as check
 from .. import _tracing
 from .._convert import structure
-from .._limits import OutcomeStream
-from .._polling import Polled, PollPolicy, WaitOutcome, poll_many
+from .._limits import OutcomeStream, first_error
+from .._polling import WAIT_MANY_POLICY, Listed, Polled, PollPolicy, WaitOutcome, wait_many
 from ..errors import InvalidInputError, ResponseValidationError, TranscriptionFailedError
 from ..types import (
     DiarizationProperties,
@@ -31,10 +43,11 @@ from ..types import (
     TranscriptionResultFile,
     TranscriptionUpdate,
 )
+from ..types._common import url_repr
 from ._base import AsyncPager
 from ._entity import EntityRef, EntityResource, entity_id
 
-__all__ = ["Transcriptions"]
+__all__ = ["InputResult", "Transcriptions"]
 
 T = TypeVar("T")
 
@@ -91,6 +104,48 @@ def _language_identification(value: object) -> LanguageIdentificationProperties 
             f"(more only in Single mode); got {len(candidates)}"
         )
     return attrs.evolve(lid, candidate_locales=candidates, mode=mode)
+
+
+@attrs.frozen(kw_only=True)
+class InputResult:
+    """What became of one input of a batch job (:meth:`Transcriptions.input_results`).
+
+    ``if item.ok: item.result.text``; else ``item.error_kind`` and ``item.error_message``
+    say why the service could not transcribe it.
+    """
+
+    input_url: str = attrs.field(repr=url_repr)
+    """The input, as the service reports it (the result's ``source``)."""
+    label: str | None = None
+    """Your name for the input, from ``labels=`` (such as its local file), if given."""
+    result: TranscriptionResultFile | None = attrs.field(default=None, repr=False)
+    """The transcript; None when the input failed."""
+    error_kind: str | None = None
+    """Why the input failed: an error category from the job's report."""
+    error_message: str | None = None
+    """Why the input failed, in words."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the input was transcribed."""
+        return self.result is not None
+
+
+def _input_key(url: str) -> str:
+    """An input URL as inputs are matched: scheme, host and path (no SAS query)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
+
+
+async def _of_kind(files: AsyncIterable[File], kind: FileKind) -> AsyncIterator[File]:
+    async for file in files:
+        if file.kind == kind:
+            yield file
+
+
+async def _async(items: Iterable[T]) -> AsyncIterator[T]:
+    for item in items:
+        yield item
 
 
 class Transcriptions(EntityResource):
@@ -298,27 +353,68 @@ class Transcriptions(EntityResource):
         )
 
     async def results(
-        self, transcription: EntityRef, *, sas_lifetime_minutes: int | None = None
+        self,
+        transcription: EntityRef,
+        *,
+        concurrency: int = 8,
+        sas_lifetime_minutes: int | None = None,
     ) -> AsyncIterator[TranscriptionResultFile]:
-        """The parsed result of each input of a finished job, one file at a time.
+        """The parsed result of each input of a finished job.
 
         Lists the job's files of kind ``Transcription`` (``Transcriptions_ListFiles``) and
-        downloads each from its ``links.content_url`` (a SAS URL: no key is sent). Only one
-        result is held at a time. Each result's ``source`` is the input it belongs to.
-        Inputs that failed have no result: see :meth:`report`.
+        downloads them from their ``links.content_url`` (SAS URLs: no key is sent),
+        ``concurrency`` at a time; yields them in the order the service lists them, holding
+        at most ``concurrency`` results at once. Each result's ``source`` is the input it
+        belongs to; :meth:`input_results` also names the inputs and reports the ones that
+        failed, which have no result (see :meth:`report`).
         """
         files = self.list_files(
             transcription,
             sas_lifetime_minutes=sas_lifetime_minutes,
             filter=f"kind eq '{FileKind.TRANSCRIPTION.value}'",
         )
+        wanted = _of_kind(files, FileKind.TRANSCRIPTION)
         count = 0
-        async for file in files:
-            if file.kind == FileKind.TRANSCRIPTION:
-                yield await self.download(file, TranscriptionResultFile)
-                count += 1
+        async for _, result in self.download_many(
+            wanted, TranscriptionResultFile, concurrency=concurrency
+        ):
+            yield result
+            count += 1
         if self._traced:
             _tracing.event("results_read", {"speechrest.results.count": count})
+
+    async def input_results(
+        self,
+        transcription: EntityRef,
+        *,
+        labels: Mapping[str, str] | None = None,
+        concurrency: int = 8,
+        sas_lifetime_minutes: int | None = None,
+    ) -> AsyncIterator[InputResult]:
+        """What became of each input of a finished job: an :class:`InputResult` per input,
+        with its URL, its ``label`` and its result, or why it failed.
+
+        ``labels`` maps the inputs' URLs (as submitted, with or without their SAS query:
+        inputs are matched on scheme, host and path) to your names for them, such as the
+        local files they were uploaded from. The results come first, as :meth:`results`
+        yields them; then the inputs that failed, in the order of the job's report.
+        """
+        keys = {_input_key(url): label for url, label in (labels or {}).items()}
+        report = await self.report(transcription)
+        async for result in self.results(
+            transcription, concurrency=concurrency, sas_lifetime_minutes=sas_lifetime_minutes
+        ):
+            yield InputResult(
+                input_url=result.source, label=keys.get(_input_key(result.source)), result=result
+            )
+        for detail in report.failed if report is not None else ():
+            url = detail.input_url or ""
+            yield InputResult(
+                input_url=url,
+                label=keys.get(_input_key(url)),
+                error_kind=detail.error_kind,
+                error_message=detail.error_message,
+            )
 
     async def report(self, transcription: EntityRef) -> TranscriptionReport | None:
         """The job report (the file of kind ``TranscriptionReport``, found with
@@ -328,10 +424,53 @@ class Transcriptions(EntityResource):
         files = self.list_files(
             transcription, filter=f"kind eq '{FileKind.TRANSCRIPTION_REPORT.value}'"
         )
-        async for file in files:
-            if file.kind == FileKind.TRANSCRIPTION_REPORT:
-                return await self.download(file, TranscriptionReport)
+        async for file in _of_kind(files, FileKind.TRANSCRIPTION_REPORT):
+            return await self.download(file, TranscriptionReport)
         return None
+
+    async def download_many(
+        self,
+        files: Iterable[File] | AsyncIterable[File],
+        cls: type[T],
+        *,
+        concurrency: int = 8,
+    ) -> AsyncIterator[tuple[File, T]]:
+        """Download many files (as :meth:`download` does), ``concurrency`` at a time, and
+        yield each with its parsed content, in the order of ``files``. At most
+        ``concurrency`` are held at once; the first download that fails is raised."""
+        check.positive(concurrency, "concurrency")
+        if not isinstance(files, AsyncIterable):
+            files = _async(check.items(files, "files", "[file1, file2]"))
+        batch: builtins.list[File] = []
+        async for file in files:
+            batch.append(file)
+            if len(batch) == concurrency:
+                for pair in await self._download_batch(batch, cls):
+                    yield pair
+                batch = []
+        for pair in await self._download_batch(batch, cls):
+            yield pair
+
+    async def _download_batch(
+        self, files: builtins.list[File], cls: type[T]
+    ) -> builtins.list[tuple[File, T]]:
+        """Download ``files`` at once; (file, content) pairs in their order. The downloads
+        start and end within this call: no task outlives it, whatever the caller does."""
+        found: builtins.list[tuple[File, T]] = []
+        contents: dict[int, T] = {}
+
+        async def one(index: int, file: File) -> None:
+            contents[index] = await self.download(file, cls)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                for index, file in enumerate(files):
+                    tg.start_soon(one, index, file)
+        except BaseExceptionGroup as failures:
+            raise first_error(failures) from None
+        for index, file in enumerate(files):
+            found.append((file, contents[index]))
+        return found
 
     async def download(self, file: File, cls: type[T]) -> T:
         """Download a file's content from its ``links.content_url`` (without the key) and
@@ -384,22 +523,28 @@ class Transcriptions(EntityResource):
         concurrency: int = 16,
         policy: PollPolicy | None = None,
     ) -> OutcomeStream[WaitOutcome[Transcription]]:
-        """Wait on many jobs at once, polling each with ``Transcriptions_Get``; yield a
-        :class:`~speechrest.WaitOutcome` per job as each ends (``.id``, ``.entity``,
-        ``.error``, ``.ok``).
+        """Wait on many jobs at once; yield a :class:`~speechrest.WaitOutcome` per job as
+        each ends (``.id``, ``.entity``, ``.error``, ``.ok``).
 
         A job that ``Failed`` is yielded, not raised: its ``error`` is a
         :class:`~speechrest.errors.TranscriptionFailedError`. A job that no longer exists
         (deleted, or past its time to live) is yielded with a
-        :class:`~speechrest.errors.NotFoundError` and no entity. Transient poll failures
-        are retried with backoff; refused credentials (401/403) end the whole wait with
-        that error.
+        :class:`~speechrest.errors.NotFoundError` and no entity. Transient failures are
+        retried; refused credentials (401/403) end the whole wait with that error.
 
-        One scheduler serves every job: each is polled when its ``Retry-After`` has passed
-        (never sooner), with at most ``concurrency`` requests in flight. Nothing is kept
-        but the ids, so a wait can be resumed in another process from the ids alone.
-        Iterate it inside ``async with``: leaving the block early cancels the polls in
-        flight. Bound the wait with ``anyio.fail_after``::
+        It costs requests per page, not per job: each round reads the list of jobs still
+        running and of those that ended since the last round (``Transcriptions_List``, 100
+        per page, with a ``filter`` on ``status`` and ``lastActionDateTime``), whose pages
+        carry each job whole; only jobs the list did not show are polled one by one
+        (``Transcriptions_Get``, at most ``concurrency`` at once), and so is every job when
+        only a few are pending. Rounds follow the service's ``Retry-After`` within the
+        ``policy``; without one, once a minute growing to once every 10 minutes
+        (:data:`~speechrest.WAIT_MANY_POLICY`, Microsoft's guidance). Like every call of
+        the batch API, they stay within the client's budget of 100 requests per 10 seconds.
+
+        Nothing is kept but the ids, so a wait can be resumed in another process from the
+        ids alone. Iterate it inside ``async with``: leaving the block early cancels the
+        requests in flight. Bound the wait with ``anyio.fail_after``::
 
             async with client.transcriptions.wait_many(jobs) as outcomes:
                 async for done in outcomes:
@@ -414,14 +559,26 @@ class Transcriptions(EntityResource):
                 f"{self._path}/{job_id}", Transcription, operation="Transcriptions_Get"
             )
 
+        async def sweep(expression: str | None) -> AsyncGenerator[Listed[Transcription], None]:
+            pages = self.list(top=100, filter=expression).by_page()
+            async with contextlib.aclosing(pages):
+                async for page in pages:
+                    polled = {
+                        _job_id(job): Polled(entity=job, status=job.status, retry_after=None)
+                        for job in page.values
+                        if job.status is not None
+                    }
+                    yield Listed(polled=polled, retry_after=page.retry_after, date=page.date)
+
         def failure(job: Transcription) -> BaseException:
             return self._failure(job, TranscriptionFailedError, f"{WHAT} {job.id}")
 
         produce = functools.partial(
-            poll_many,
+            wait_many,
             ids,
-            poll,
-            policy=policy or PollPolicy(),
+            poll=poll,
+            sweep=sweep,
+            policy=policy or WAIT_MANY_POLICY,
             retry=self._api.retry,
             concurrency=concurrency,
             failure=failure,
@@ -429,3 +586,11 @@ class Transcriptions(EntityResource):
         return OutcomeStream(
             produce, buffer=concurrency, usage="client.transcriptions.wait_many(...)"
         )
+
+
+def _job_id(job: Transcription) -> str:
+    """A listed job's id, as ``entity_id`` writes it (or its raw id if not a UUID)."""
+    try:
+        return str(uuid.UUID(job.id))
+    except ValueError:
+        return job.id

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, Unpack
 from speechrest._auth import TokenProvider
 from speechrest._client import DEFAULT_API_VERSION
 from speechrest._client import SpeechClient as AsyncSpeechClient
+from speechrest._limits import FAST_QUOTA, REST_QUOTA, STORAGE_QUOTA, QuotaPolicy
 from speechrest._polling import PollPolicy, WaitOutcome
 from speechrest._upload import MAX_BLOCK_SIZE, AudioInput
 from speechrest.resources._entity import EntityRef
@@ -23,6 +24,7 @@ from speechrest.resources.fast import TranscribeOutcome
 from speechrest.resources.models import Models as _Models
 from speechrest.resources.operations import Operations as _Operations
 from speechrest.resources.projects import Projects as _Projects
+from speechrest.resources.transcriptions import InputResult
 from speechrest.resources.transcriptions import Transcriptions as _Transcriptions
 from speechrest.resources.webhooks import EventsInput
 from speechrest.resources.webhooks import WebHooks as _WebHooks
@@ -323,6 +325,15 @@ class Transcriptions(Group):
         """
         return self._client._run(self._async.download(file, cls))
 
+    def download_many(
+        self, files: Iterable[File] | AsyncIterable[File], cls: type[T], *, concurrency: int = 8
+    ) -> Iterator[tuple[File, T]]:
+        """Download many files (as :meth:`download` does), ``concurrency`` at a time, and
+        yield each with its parsed content, in the order of ``files``. At most
+        ``concurrency`` are held at once; the first download that fails is raised.
+        """
+        return self._client._iterate(self._async.download_many(files, cls, concurrency=concurrency))
+
     def get(self, transcription: EntityRef) -> Transcription:
         """One job, with its current status (``Transcriptions_Get``)."""
         return self._client._run(self._async.get(transcription))
@@ -335,6 +346,31 @@ class Transcriptions(Group):
         """
         return self._client._run(
             self._async.get_file(transcription, file, sas_lifetime_minutes=sas_lifetime_minutes)
+        )
+
+    def input_results(
+        self,
+        transcription: EntityRef,
+        *,
+        labels: Mapping[str, str] | None = None,
+        concurrency: int = 8,
+        sas_lifetime_minutes: int | None = None,
+    ) -> Iterator[InputResult]:
+        """What became of each input of a finished job: an :class:`InputResult` per input,
+        with its URL, its ``label`` and its result, or why it failed.
+
+        ``labels`` maps the inputs' URLs (as submitted, with or without their SAS query:
+        inputs are matched on scheme, host and path) to your names for them, such as the
+        local files they were uploaded from. The results come first, as :meth:`results`
+        yields them; then the inputs that failed, in the order of the job's report.
+        """
+        return self._client._iterate(
+            self._async.input_results(
+                transcription,
+                labels=labels,
+                concurrency=concurrency,
+                sas_lifetime_minutes=sas_lifetime_minutes,
+            )
         )
 
     def list(
@@ -387,17 +423,25 @@ class Transcriptions(Group):
         return self._client._run(self._async.report(transcription))
 
     def results(
-        self, transcription: EntityRef, *, sas_lifetime_minutes: int | None = None
+        self,
+        transcription: EntityRef,
+        *,
+        concurrency: int = 8,
+        sas_lifetime_minutes: int | None = None,
     ) -> Iterator[TranscriptionResultFile]:
-        """The parsed result of each input of a finished job, one file at a time.
+        """The parsed result of each input of a finished job.
 
         Lists the job's files of kind ``Transcription`` (``Transcriptions_ListFiles``) and
-        downloads each from its ``links.content_url`` (a SAS URL: no key is sent). Only one
-        result is held at a time. Each result's ``source`` is the input it belongs to.
-        Inputs that failed have no result: see :meth:`report`.
+        downloads them from their ``links.content_url`` (SAS URLs: no key is sent),
+        ``concurrency`` at a time; yields them in the order the service lists them, holding
+        at most ``concurrency`` results at once. Each result's ``source`` is the input it
+        belongs to; :meth:`input_results` also names the inputs and reports the ones that
+        failed, which have no result (see :meth:`report`).
         """
         return self._client._iterate(
-            self._async.results(transcription, sas_lifetime_minutes=sas_lifetime_minutes)
+            self._async.results(
+                transcription, concurrency=concurrency, sas_lifetime_minutes=sas_lifetime_minutes
+            )
         )
 
     def submit(
@@ -524,22 +568,28 @@ class Transcriptions(Group):
         concurrency: int = 16,
         policy: PollPolicy | None = None,
     ) -> SyncOutcomes[WaitOutcome[Transcription]]:
-        """Wait on many jobs at once, polling each with ``Transcriptions_Get``; yield a
-        :class:`~speechrest.WaitOutcome` per job as each ends (``.id``, ``.entity``,
-        ``.error``, ``.ok``).
+        """Wait on many jobs at once; yield a :class:`~speechrest.WaitOutcome` per job as
+        each ends (``.id``, ``.entity``, ``.error``, ``.ok``).
 
         A job that ``Failed`` is yielded, not raised: its ``error`` is a
         :class:`~speechrest.errors.TranscriptionFailedError`. A job that no longer exists
         (deleted, or past its time to live) is yielded with a
-        :class:`~speechrest.errors.NotFoundError` and no entity. Transient poll failures
-        are retried with backoff; refused credentials (401/403) end the whole wait with
-        that error.
+        :class:`~speechrest.errors.NotFoundError` and no entity. Transient failures are
+        retried; refused credentials (401/403) end the whole wait with that error.
 
-        One scheduler serves every job: each is polled when its ``Retry-After`` has passed
-        (never sooner), with at most ``concurrency`` requests in flight. Nothing is kept
-        but the ids, so a wait can be resumed in another process from the ids alone.
-        Iterate it inside ``async with``: leaving the block early cancels the polls in
-        flight. Bound the wait with ``anyio.fail_after``::
+        It costs requests per page, not per job: each round reads the list of jobs still
+        running and of those that ended since the last round (``Transcriptions_List``, 100
+        per page, with a ``filter`` on ``status`` and ``lastActionDateTime``), whose pages
+        carry each job whole; only jobs the list did not show are polled one by one
+        (``Transcriptions_Get``, at most ``concurrency`` at once), and so is every job when
+        only a few are pending. Rounds follow the service's ``Retry-After`` within the
+        ``policy``; without one, once a minute growing to once every 10 minutes
+        (:data:`~speechrest.WAIT_MANY_POLICY`, Microsoft's guidance). Like every call of
+        the batch API, they stay within the client's budget of 100 requests per 10 seconds.
+
+        Nothing is kept but the ids, so a wait can be resumed in another process from the
+        ids alone. Iterate it inside ``async with``: leaving the block early cancels the
+        requests in flight. Bound the wait with ``anyio.fail_after``::
 
             with client.transcriptions.wait_many(jobs) as outcomes:
                 for done in outcomes:
@@ -1260,6 +1310,9 @@ class SpeechClient(ClientBase):
         ssl: _ssl.SSLContext | None = None,
         allow_insecure_http: bool = False,
         user_agent: str | None = None,
+        fast_quota: QuotaPolicy = FAST_QUOTA,
+        rest_quota: QuotaPolicy = REST_QUOTA,
+        storage_quota: QuotaPolicy = STORAGE_QUOTA,
         max_response_bytes: int = 16 * 1024 * 1024,
         max_download_bytes: int = 256 * 1024 * 1024,
     ) -> None:
@@ -1281,6 +1334,9 @@ class SpeechClient(ClientBase):
                 ssl=ssl,
                 allow_insecure_http=allow_insecure_http,
                 user_agent=user_agent,
+                fast_quota=fast_quota,
+                rest_quota=rest_quota,
+                storage_quota=storage_quota,
                 max_response_bytes=max_response_bytes,
                 max_download_bytes=max_download_bytes,
             )

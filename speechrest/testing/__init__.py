@@ -3,13 +3,15 @@
 ``SpeechEmulator`` serves the API on 127.0.0.1; point a ``SpeechClient`` at its
 ``endpoint`` with its ``key``, and give it local audio by URL with
 ``SpeechEmulator.serve_file()``. Recognizers decide what the emulator "hears";
-``best_local_recognizer()`` picks the best one installed.
+``best_local_recognizer()`` picks the best one installed. ``FaultPlan`` injects faults;
+``Quotas`` makes the emulator throttle as the service does.
 """
 
 from ._audio import AudioInfo, make_wav
 from ._emulator import SpeechEmulator
 from ._faults import Fault, FaultPlan, FaultRule, RecordedRequest, Recording
 from ._local import PocketSphinxRecognizer, best_local_recognizer
+from ._quota import FAST_QUOTA, REST_QUOTA, Quota, Quotas
 from ._recognizer import (
     DeterministicRecognizer,
     RecognizedPhrase,
@@ -20,6 +22,8 @@ from ._recognizer import (
 from ._state import DownloadLimits, EmulatorState, RequestRecord, ServiceLimits, Timing
 
 __all__ = [
+    "FAST_QUOTA",
+    "REST_QUOTA",
     "AudioInfo",
     "DeterministicRecognizer",
     "DownloadLimits",
@@ -28,6 +32,8 @@ __all__ = [
     "FaultPlan",
     "FaultRule",
     "PocketSphinxRecognizer",
+    "Quota",
+    "Quotas",
     "RecognizedPhrase",
     "RecognizedWord",
     "Recognizer",

@@ -31,6 +31,7 @@ from . import (
     _webhooks,
 )
 from ._faults import FaultPlan
+from ._quota import Quotas
 from ._recognizer import Recognizer
 from ._state import (
     API_VERSION,
@@ -186,7 +187,7 @@ RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 def build_app(state: EmulatorState) -> web.Application:
     """The emulator's aiohttp application."""
     app = web.Application(
-        middlewares=[_record, _service_errors, *state.middlewares, _check_api],
+        middlewares=[_record, *state.metering, _service_errors, *state.middlewares, _check_api],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
@@ -231,6 +232,9 @@ class SpeechEmulator:
     :class:`FaultPlan` of errors to inject (see ``emulator.faults``). ``download_limits``
     bounds what it reads from remote URLs (:class:`DownloadLimits`: the service's limits);
     ``limits`` are the service's limits on audio and data (:class:`ServiceLimits`).
+    ``quotas`` makes it throttle as the service does: ``Quotas()`` for the documented limits
+    (600 fast transcriptions per minute, 100 other requests per 10 seconds), or your own
+    (see ``emulator.quotas``); by default nothing is metered.
 
     ``https=True`` serves HTTPS with a certificate authority made when the emulator starts
     (the ``speechrest[emulator]`` extra): its certificate is written to ``ca_dir`` (by
@@ -255,6 +259,7 @@ class SpeechEmulator:
         limits: ServiceLimits | None = None,
         https: bool = False,
         ca_dir: str | Path | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise ValueError("key must be a non-empty string (or None for a random key)")
@@ -279,6 +284,9 @@ class SpeechEmulator:
         self.faults = faults if faults is not None else FaultPlan()
         """The faults this emulator injects; add and clear rules at any time."""
         self.state.middlewares.append(self.faults.middleware)
+        self.quotas = quotas if quotas is not None else Quotas(fast=None, rest=None)
+        """The quotas this emulator enforces; change them at any time."""
+        self.state.metering.append(self.quotas.middleware)
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
 

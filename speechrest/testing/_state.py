@@ -189,6 +189,8 @@ class EmulatorState:
     """Called as ``listener(event_kind, entity_url)`` when entities change (web hooks)."""
     middlewares: list[Any] = attrs.field(factory=list)
     """Extra aiohttp middlewares run before auth (fault injection plugs in here)."""
+    metering: list[Any] = attrs.field(factory=list)
+    """Extra aiohttp middlewares run first, as the service's gateway (quotas plug in here)."""
     tasks: set[asyncio.Task[None]] = attrs.field(factory=set)
     """Background work started with :meth:`spawn`, cancelled when the emulator stops."""
     recognitions: anyio.CapacityLimiter = attrs.field(

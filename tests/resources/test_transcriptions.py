@@ -347,9 +347,12 @@ async def test_wait_many_raises_when_credentials_are_refused(
 async def test_leaving_wait_many_early_stops_polling(
     client: SpeechClient, emulator: SpeechEmulator, wav_url
 ) -> None:
-    quick = await client.transcriptions.submit(content_urls=[wav_url("a.wav")], locale="en-US")
+    # A job reads the timing as it goes: the slow one is slow from its start, the quick one
+    # has the quick timing all along.
     emulator.state.timing = Timing(queue_delay=60, run_time=60, retry_after=0)
     slow = await client.transcriptions.submit(content_urls=[wav_url("b.wav")], locale="en-US")
+    emulator.state.timing = FAST
+    quick = await client.transcriptions.submit(content_urls=[wav_url("a.wav")], locale="en-US")
     async with client.transcriptions.wait_many([quick, slow], policy=POLICY) as stream:
         async for outcome in stream:
             assert outcome.id == quick.id
