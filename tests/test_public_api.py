@@ -31,6 +31,7 @@ PUBLIC_MODULES = [
     "speechrest.errors",
     "speechrest.storage",
     "speechrest.pipeline",
+    "speechrest.sync",
     "speechrest.testing",
     "speechrest.types",
     "speechrest.webhooks",
