@@ -6,6 +6,7 @@ Usage::
     python benchmarks/run.py --quick    # under a minute
     python benchmarks/run.py --smoke    # seconds: proves every row is produced (no file written)
     python benchmarks/run.py --only fanout,upload --output /path/to/RESULTS.md
+    python benchmarks/run.py --pipeline # adds batch run on 10,000 inputs (minutes)
 
 Every row is a ratio against a baseline measured in the same run: raw aiohttp for the
 client rows, ``json.loads`` for result structuring, a naive loop for polling, the floor
@@ -82,6 +83,13 @@ SECTIONS: dict[str, tuple[str, Callable[[bool, Scale], list[dict[str, Any]]]]] =
         _external("bench_results", "structuring a 2-hour transcript"),
     ),
 }
+OPT_IN: dict[str, tuple[str, Callable[[bool, Scale], list[dict[str, Any]]]]] = {
+    "pipeline": (
+        "Batch pipeline: 10,000 inputs",
+        _external("bench_pipeline", "batch run on 10,000 inputs"),
+    ),
+}
+"""Sections run only when asked for (``--pipeline``, or by name in ``--only``)."""
 
 
 def _version(dist: str) -> str:
@@ -187,6 +195,14 @@ garbage collection, so that no client pays for the garbage of the one measured b
 """
 
 
+def _kept_section(output: Path) -> str:
+    """The section ``bench_pipeline.py --write`` put at the end of the report, if any."""
+    from bench_pipeline import MARK
+
+    text = output.read_text() if output.exists() else ""
+    return MARK + text.split(MARK, 1)[1] if MARK in text else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
@@ -194,11 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--smoke", action="store_true", help="tiny counts; proves every row runs")
     parser.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")
     parser.add_argument("--output", type=Path, help="where to write the Markdown report")
+    parser.add_argument("--pipeline", action="store_true", help="add the batch pipeline run")
     args = parser.parse_args(argv)
 
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     scale = SCALES[mode]
     chosen = args.only.split(",") if args.only else list(SECTIONS)
+    chosen += ["pipeline"] if args.pipeline and "pipeline" not in chosen else []
+    SECTIONS.update(OPT_IN)
     unknown = set(chosen) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
@@ -223,10 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     body = table(done)
     print(body)
     flags = {"full": "", "quick": " --quick", "smoke": " --smoke"}[mode]
+    flags += " --pipeline" if args.pipeline else ""
     command = "python benchmarks/run.py" + flags + (f" --only {args.only}" if args.only else "")
     if output is not None:
         text = report(mode, command, body, time.perf_counter() - started)
-        output.write_text(text)
+        kept = _kept_section(output)
+        output.write_text(text + (f"\n{kept}" if kept else ""))
         print(f"\nwritten to {output}", file=sys.stderr)
     return 1 if failed else 0
 

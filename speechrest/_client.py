@@ -10,6 +10,7 @@ from typing import Any, Self, TypeVar, Unpack
 import attrs
 
 from . import _checks as check
+from . import _tracing
 from ._auth import Auth, TokenProvider
 from ._http import HttpConfig, Transport
 from ._limits import (
@@ -25,7 +26,7 @@ from ._redact import redact_url
 from ._retry import RetryPolicy
 from ._upload import AudioInput
 from .errors import ClientStateError, InvalidInputError
-from .resources._base import Api
+from .resources._base import Api, Resource
 from .resources.datasets import Datasets
 from .resources.endpoints import Endpoints
 from .resources.evaluations import Evaluations
@@ -42,6 +43,7 @@ __all__ = ["DEFAULT_API_VERSION", "ClientStats", "SpeechClient"]
 DEFAULT_API_VERSION = "2025-10-15"
 """The version of the Speech to text REST API this library speaks (``api-version``)."""
 S = TypeVar("S")
+R = TypeVar("R", bound=Resource)
 
 
 @attrs.frozen(kw_only=True)
@@ -159,22 +161,28 @@ class SpeechClient:
     def _attach(self, api: Api, *, owner: bool) -> None:
         self._api = api
         self._owner = owner
-        self._fast = FastTranscription(api)
-        self.models = Models(api)
+        traced = api.transport.tracer is not None
+
+        def group(cls: type[R], name: str) -> R:
+            """The group's resource; its operations in spans when the client traces."""
+            return (_tracing.traced(cls, name) if traced else cls)(api)
+
+        self._fast = group(FastTranscription, "")
+        self.models = group(Models, "models")
         """Base and custom models: training, manifests, copies."""
-        self.operations = Operations(api)
+        self.operations = group(Operations, "operations")
         """The status of model copies."""
-        self.transcriptions = Transcriptions(api)
+        self.transcriptions = group(Transcriptions, "transcriptions")
         """Batch transcription jobs: submit, wait, read results."""
-        self.webhooks = WebHooks(api)
+        self.webhooks = group(WebHooks, "webhooks")
         """Web hook registrations."""
-        self.projects = Projects(api)
+        self.projects = group(Projects, "projects")
         """Custom speech projects and the entities in each."""
-        self.datasets = Datasets(api)
+        self.datasets = group(Datasets, "datasets")
         """Training and test data: import from a URL or upload a local file."""
-        self.endpoints = Endpoints(api)
+        self.endpoints = group(Endpoints, "endpoints")
         """Deployments of custom models."""
-        self.evaluations = Evaluations(api)
+        self.evaluations = group(Evaluations, "evaluations")
         """Accuracy comparisons of two models on a test dataset."""
 
     # -- construction helpers --------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import ipaddress
 import json
 import json.scanner
@@ -29,7 +30,7 @@ import anyio
 import attrs
 from yarl import URL
 
-from . import errors
+from . import _tracing, errors
 from ._auth import Auth
 from ._convert import error_fields
 from ._ids import unique_id
@@ -211,6 +212,14 @@ class Transport:
         self._headers = {} if session is None else dict(self._common)
         """What each request starts from (copied; the request id and credentials are
         added)."""
+        self.tracer = _tracing.tracer()
+        """The OpenTelemetry tracer, when OpenTelemetry is installed and configured."""
+        self._send = (
+            self._attempt
+            if self.tracer is None
+            else functools.partial(_tracing.attempt, self.tracer, self._attempt)
+        )
+        """One attempt (:meth:`_attempt`), in a span when tracing (decided once, here)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -364,7 +373,7 @@ class Transport:
                 ticket = await gate.acquire()
             throttled = False
             try:
-                response = await self._attempt(session, exchange, attempt)
+                response = await self._send(session, exchange, attempt)
             except _Failed as failed:
                 gate.done(ticket, None)
                 self._check_not_closed(session, failed.error)

@@ -480,11 +480,15 @@ class ClientLimits:
 
 
 async def send(stream: MemoryObjectSendStream[T], item: T) -> None:
-    """Send ``item``; without a trip through the event loop while the buffer has room."""
+    """Send ``item``; without a trip through the event loop while the buffer has room.
+    Once the block that reads the outcomes has ended (a worker may still run up to its next
+    checkpoint), the item is dropped: nobody reads it any more."""
     try:
         stream.send_nowait(item)
     except anyio.WouldBlock:
         await stream.send(item)
+    except anyio.BrokenResourceError:
+        pass
 
 
 async def bounded_map(

@@ -43,6 +43,9 @@ def test_the_wheel_ships_the_license_and_what_the_package_needs(dist) -> None:
         "speechrest/py.typed",
         "speechrest/samples/hello.wav",
         "speechrest/testing/_sphinx_worker.py",
+        "speechrest/testing/static/index.html",
+        "speechrest/testing/static/page.js",
+        "speechrest/testing/static/page.css",
     ):
         assert needed in names
     assert metadata["License-Expression"] == "MIT"

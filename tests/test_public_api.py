@@ -31,6 +31,8 @@ PUBLIC_MODULES = [
     "speechrest",
     "speechrest.errors",
     "speechrest.storage",
+    "speechrest.pipeline",
+    "speechrest.sync",
     "speechrest.testing",
     "speechrest.types",
     "speechrest.webhooks",
@@ -202,6 +204,10 @@ def _resolve(root: Any, attributes: list[str]) -> str | None:
     return None
 
 
+def _package_source() -> str:
+    return "".join(p.read_text() for p in Path(speechrest.__file__).parent.rglob("*.py"))
+
+
 def _readme_references() -> dict[str, str | None]:
     """Every public name the README uses in code, with what is missing of it (None: found)."""
     code = _code(_readme())
@@ -215,6 +221,8 @@ def _readme_references() -> dict[str, str | None]:
             with contextlib.suppress(ImportError):
                 importlib.import_module(".".join(parts[:end]))
         refs[dotted] = _resolve(speechrest, parts[1:])
+        if refs[dotted] and f'"{dotted}"' in _package_source():  # a name it emits (span attribute)
+            refs[dotted] = None
     # Attributes of imported names (SpeechClient.from_env, errors.RateLimitError,
     # Fault.respond), and of the objects the examples name client, emulator/emu and plan.
     roots: dict[str, Any] = {
@@ -224,9 +232,14 @@ def _readme_references() -> dict[str, str | None]:
     roots["emulator"] = roots["emu"] = SpeechEmulator()
     roots["plan"] = FaultPlan()
     roots["receiver"] = WebhookReceiver(secret="unused")
+    blocking = importlib.import_module("speechrest.sync").SpeechClient  # also named `client`
     for root, chain in re.findall(r"(?<![\w.])(\w+)((?:\.\w+)+)", code):
         if root in roots:
-            refs[root + chain] = _resolve(roots[root], chain.lstrip(".").split("."))
+            names = chain.lstrip(".").split(".")
+            missing = _resolve(roots[root], names)
+            if missing and root == "client":
+                missing = _resolve(blocking, names) and missing
+            refs[root + chain] = missing
     # A class named on its own in the text (`ScriptedRecognizer`, `Timing(...)`; not `ICMT`).
     exported = {n for m in PUBLIC_MODULES for n in importlib.import_module(m).__all__}
     for span in _inline_spans(_readme()):

@@ -237,6 +237,11 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 PROGRAM_OUTPUT = {
     "files": [],
     "storage": [f"calls/call{i}.wav {SAID}" for i in range(3)],
+    "pipeline": [
+        "3 inputs: 1 transcribed, 0 failed, 2 rejected",
+        "done ('call0.json',) None",
+        "rejected () duplicate: same content as",
+    ],
     "use": [SAID],
     "taste": [SAID, "-->", "Speaker "],
     "fast": [SAID, "-->", "channel 0:", "channel 1:"],
@@ -246,6 +251,22 @@ PROGRAM_OUTPUT = {
     "projects": ["support calls holds calls Succeeded"],
     "evaluations": ["word error rates: 0.0 0.0", "EvaluationDetails "],
     "model-copy": ["Succeeded http://127.0.0.1:"],
+    "sync": [
+        f"{SAID}\n",
+        *(f"calls/call{i}.wav {SAID}\n" for i in range(3)),
+        "status: Succeeded\n",
+        " Succeeded\n",
+    ],
+    "tracing": [
+        f"{SAID}\n",
+        "CLIENT POST http://127.0.0.1:",
+        "INTERNAL speechrest transcribe\n",
+        "INTERNAL handle call",
+        "INTERNAL speechrest transcriptions.submit submitted\n",
+        "INTERNAL speechrest transcriptions.wait status_changed",
+        "sig=REDACTED",
+        "INTERNAL speechrest transcriptions.results results_read\n",
+    ],
     "errors": [f"call.wav {SAID}", "missing.wav not sent: audio file not found", "refused: "],
     "retries": [SAID],
     "faults": [SAID, "submit failed: APIConnectionError", "'http_503': 2"],
@@ -261,11 +282,13 @@ def test_python_program(
     script = workdir / f"readme_{name.replace('-', '_')}.py"
     script.write_text(snippet.code)
     args = [f"{files_url}/call.wav"] if name == "batch" else []
-    if name == "storage":  # a container with a SAS, in Azurite
+    if name in ("storage", "pipeline"):  # a container with a SAS, in Azurite
         storage: Azurite = request.getfixturevalue("azurite")
         args = [storage.sas_url(anyio.run(storage.create), "rlw")]
     done = run([sys.executable, str(script), *args], workdir, speech_env)
     assert done.returncode == 0, done.stderr
+    assert speech_env["SPEECH_KEY"] not in done.stdout + done.stderr  # never printed
+    assert "sig=" not in done.stdout.replace("sig=REDACTED", "")  # SAS signatures redacted
     for expected in PROGRAM_OUTPUT[name]:
         assert expected in done.stdout, (expected, done.stdout)
     if name == "batch":
@@ -414,6 +437,11 @@ SHELL_CHECKS = {
     "cli-storage": lambda done, folder: (
         (folder / "transcripts" / "hello.txt").read_text() == SAID + "\n"
     ),
+    "cli-pipeline": lambda done, folder: (
+        (folder / "corpus" / "call0.txt").read_text() == SAID + "\n"
+        and "3 inputs: 1 transcribed, 0 failed, 2 rejected" in done.stdout
+        and "duplicate: same content as" in done.stdout
+    ),
 }
 
 
@@ -421,10 +449,11 @@ SHELL_CHECKS = {
 def test_shell_script(name: str, workdir: Path, speech_env, request: pytest.FixtureRequest) -> None:
     snippet = by_name("shell")[name]
     env = dict(speech_env)
-    if name == "cli-storage":  # after the README's commands that start Azurite
+    if name in ("cli-storage", "cli-pipeline"):  # after the README's commands that start Azurite
         storage: Azurite = request.getfixturevalue("azurite")
         env["AZURE_STORAGE_CONNECTION_STRING"] = storage.connection_string
     shutil.rmtree(workdir / "transcripts", ignore_errors=True)
+    shutil.rmtree(workdir / "corpus", ignore_errors=True)
     done = run(["bash", "-e", "-o", "pipefail", "-c", snippet.code], workdir, env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert SHELL_CHECKS[name](done, workdir), done.stdout + done.stderr

@@ -192,11 +192,12 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import _batch, _emulator, _transcribe
+    from . import _batch, _emulator, _pipeline, _transcribe
 
     cli.add_command(_transcribe.transcribe)
     cli.add_command(_emulator.emulator)
     cli.add_command(_batch.batch)
+    _batch.batch.add_command(_pipeline.run)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

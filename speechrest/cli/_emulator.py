@@ -146,6 +146,7 @@ def emulator(
                     f"machine's address instead of {loopback}.",
                     err=True,
                 )
+            click.echo(f"Watch what it receives and does at {emu.endpoint}/", err=True)
             click.echo("Press Ctrl+C to stop.", err=True)
             await _until_stopped()
 

@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .. import _tracing
 from .._convert import page_fields, structure, unstructure
 from .._http import Body, Response, Transport
 from .._limits import ClientLimits
@@ -125,10 +126,17 @@ class Resource:
         async def poll() -> Polled[T]:
             return await self._poll(target, cls, operation=operation)
 
+        if self._traced:
+            on_status = _seen(on_status)
         polled = await wait_until_terminal(poll, policy or PollPolicy(), on_status)
         if polled.status == Status.FAILED:
             raise self._failure(polled.entity, failed_error, what)
         return polled.entity
+
+    @property
+    def _traced(self) -> bool:
+        """Whether the client traces its calls (OpenTelemetry)."""
+        return self._api.transport.tracer is not None
 
     async def _poll(self, target: str, cls: type[T], *, operation: str) -> Polled[T]:
         """One status poll: ``GET target`` structured as ``cls``, with its Retry-After."""
@@ -168,6 +176,17 @@ class Resource:
         params: Mapping[str, Any] | None = None,
     ) -> AsyncPager[T]:
         return AsyncPager(self._api, target, cls, operation=operation, params=params or {})
+
+
+def _seen(on_status: Callable[[T], object] | None) -> Callable[[T], object]:
+    """``on_status``, after a ``status_changed`` event on the current span."""
+
+    def seen(entity: T) -> None:
+        _tracing.status_event(entity)
+        if on_status is not None:
+            on_status(entity)
+
+    return seen
 
 
 class AsyncPager(Generic[T]):

@@ -23,6 +23,7 @@ import anyio
 import attrs
 
 from .. import _checks as check
+from .. import _tracing
 from .._convert import structure
 from .._limits import OutcomeStream, first_error
 from .._polling import WAIT_MANY_POLICY, Listed, Polled, PollPolicy, WaitOutcome, wait_many
@@ -238,7 +239,7 @@ class Transcriptions(EntityResource):
             model=self._opt_ref(model, "model", "/models"),
             project=self._opt_ref(project, "project", "/projects"),
         )
-        return await self._fetch(
+        job = await self._fetch(
             "POST",
             "/transcriptions:submit",
             Transcription,
@@ -246,6 +247,9 @@ class Transcriptions(EntityResource):
             json=body,
             creates=True,
         )
+        if self._traced:
+            _tracing.status_event(job, "submitted")
+        return job
 
     async def submit_and_wait(
         self,
@@ -370,10 +374,14 @@ class Transcriptions(EntityResource):
             filter=f"kind eq '{FileKind.TRANSCRIPTION.value}'",
         )
         wanted = _of_kind(files, FileKind.TRANSCRIPTION)
+        count = 0
         async for _, result in self.download_many(
             wanted, TranscriptionResultFile, concurrency=concurrency
         ):
             yield result
+            count += 1
+        if self._traced:
+            _tracing.event("results_read", {"speechrest.results.count": count})
 
     async def input_results(
         self,

@@ -9,6 +9,7 @@ import os
 import secrets
 import ssl
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,6 +28,7 @@ from . import (
     _evaluations,
     _fast,
     _models,
+    _page,
     _projects,
     _webhooks,
 )
@@ -35,6 +37,7 @@ from ._quota import Quotas
 from ._recognizer import Recognizer
 from ._state import (
     API_VERSION,
+    CURRENT_RECORD,
     REQUEST_VERSION,
     RETIRED_VERSIONS,
     SERVED_VERSIONS,
@@ -61,19 +64,25 @@ _WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S10
 @web.middleware
 async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = get_state(request)
-    state.requests.append(
-        RequestRecord(
-            method=request.method,
-            path=request.path,
-            query=dict(request.query),
-            headers={k.lower(): v for k, v in request.headers.items()},
-        )
+    state.received += 1
+    record = RequestRecord(
+        method=request.method,
+        path=request.path,
+        query=dict(request.query),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        seq=state.received,
+        time=time.time(),
+        request_id=str(uuid.uuid4()),
     )
-    request_id = str(uuid.uuid4())
+    state.requests.append(record)
+    request_id = record.request_id
+    started = time.monotonic()
+    token = CURRENT_RECORD.set(record)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers["apim-request-id"] = request_id
+        record.status = exc.status
         raise
     except ConnectionResetError as exc:  # (aiohttp's client errors included)
         # The client hung up (it cancelled, or timed out) before it was answered: one
@@ -81,8 +90,19 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.info(
             "%s %s: the client hung up before the answer (%s)", request.method, request.path, exc
         )
+        record.status = 499
         return web.Response(status=499, reason="Client Closed Request")
+    except asyncio.CancelledError:
+        record.status = 499  # the client hung up, and nobody reads an answer
+        raise
+    except Exception:
+        record.status = 500  # what aiohttp answers
+        raise
+    finally:
+        record.duration = time.monotonic() - started
+        CURRENT_RECORD.reset(token)
     response.headers["apim-request-id"] = request_id
+    record.status = response.status
     return response
 
 
@@ -184,10 +204,19 @@ def _retired(path: str) -> web.Response | None:
 RouteRegistrar = Callable[[web.Application, EmulatorState], None]
 
 
-def build_app(state: EmulatorState) -> web.Application:
-    """The emulator's aiohttp application."""
+def build_app(
+    state: EmulatorState, *, quotas: Quotas | None = None, faults: FaultPlan | None = None
+) -> web.Application:
+    """The emulator's aiohttp application (its page shows ``quotas`` and ``faults``)."""
     app = web.Application(
-        middlewares=[_record, *state.metering, _service_errors, *state.middlewares, _check_api],
+        middlewares=[
+            _page.bypass,
+            _record,
+            *state.metering,
+            _service_errors,
+            *state.middlewares,
+            _check_api,
+        ],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE_KEY] = state
@@ -205,6 +234,7 @@ def build_app(state: EmulatorState) -> web.Application:
     ]
     for register in registrars:
         register(app, state)
+    _page.register(app, state, quotas=quotas, faults=faults)
     return app
 
 
@@ -242,6 +272,11 @@ class SpeechEmulator:
     (``SpeechClient(..., ssl=emulator.ssl_context())``, ``connection_verify=`` in Azure
     SDKs). Clients sign in with the key, or with ``Authorization: Bearer <token>`` for any of
     ``tokens`` (Microsoft Entra ID's header; Azure SDKs send tokens over HTTPS only).
+
+    Open :attr:`endpoint` (its root URL, ``/``) in a browser to watch what the emulator
+    received and did, live: the requests (the latest ``keep_requests`` are kept, as
+    :attr:`requests`), the entities of each group, web hook deliveries and quotas. The page
+    is served to loopback clients only, and never shows the key.
     """
 
     def __init__(
@@ -260,13 +295,19 @@ class SpeechEmulator:
         https: bool = False,
         ca_dir: str | Path | None = None,
         quotas: Quotas | None = None,
+        keep_requests: int = 100_000,
     ) -> None:
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise ValueError("key must be a non-empty string (or None for a random key)")
+        if isinstance(keep_requests, bool) or not isinstance(keep_requests, int):
+            raise TypeError(f"keep_requests must be an integer; got {keep_requests!r}")
+        if keep_requests < 1:
+            raise ValueError(f"keep_requests must be at least 1; got {keep_requests}")
         self.host = host
         self.port = port
         self.key = key if key is not None else "emu-" + secrets.token_hex(16)
         self.state = EmulatorState(keys={self.key}, tokens=set(tokens))
+        self.state.requests = collections.deque(maxlen=keep_requests)
         if recognizer is not None:
             self.state.recognizer = recognizer
         if timing is not None:
@@ -312,7 +353,7 @@ class SpeechEmulator:
 
     @property
     def requests(self) -> collections.deque[RequestRecord]:
-        """Every request received so far."""
+        """The requests received so far (the latest ``keep_requests``), oldest first."""
         return self.state.requests
 
     def serve_file(
@@ -361,7 +402,7 @@ class SpeechEmulator:
     async def start(self) -> None:
         """Start serving (``async with`` does it for you)."""
         on_asyncio("SpeechEmulator")
-        self.app = build_app(self.state)
+        self.app = build_app(self.state, quotas=self.quotas, faults=self.faults)
         self._runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=0.5
         )

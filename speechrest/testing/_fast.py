@@ -19,7 +19,7 @@ from ._entities import ApiError, handler
 from ._fast_check import FastOptions, check_definition
 from ._recognizer import RecognizedPhrase, filter_profanity, speaker_of, words_of
 from ._spool import CHUNK, fetch_to_file, open_spool
-from ._state import EmulatorState, error_response, get_state, json_response
+from ._state import EmulatorState, error_response, get_state, json_response, note_definition
 
 __all__ = ["register", "result_body"]
 
@@ -80,6 +80,7 @@ async def _read_form(
                 raw = await part.read(decode=False)
                 definition = _parse_definition(bytes(raw))
                 state.transcribe_definitions.append(definition)
+                note_definition(definition)
                 options = check_definition(state, definition)
             elif part.name == "audio":
                 name = part.filename or "audio"

@@ -46,6 +46,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ._operations import OPERATIONS, operation_of
+from ._state import note_answer
 
 __all__ = ["Fault", "FaultPlan", "FaultRule", "RecordedRequest", "Recording"]
 
@@ -434,6 +435,8 @@ class FaultPlan:
         it to your own ``web.Application`` to fault any aiohttp server)."""
         method, path, query = request.method, request.path, request.query
         fault = self._pick(method, path, query)
+        if fault is not None:
+            note_answer(f"fault {fault.name}")
         recordings = [r for r in self.recordings if r.matches(method, path, query)]
         if not recordings:
             return await _respond(fault, request, handler)

@@ -33,6 +33,7 @@ import attrs
 from aiohttp import web
 
 from ._faults import _discard_body
+from ._state import note_answer
 
 __all__ = ["FAST_QUOTA", "REST_QUOTA", "Quota", "Quotas"]
 
@@ -138,6 +139,7 @@ class Quotas:
             self.admitted[family] += 1
             return await handler(request)
         self.throttled[family] += 1
+        note_answer(f"quota {family} ({quota})")
         await _discard_body(request)
         message = (
             f"Requests to {_NAMES[family]} have exceeded the rate limit of your pricing tier "

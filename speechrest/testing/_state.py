@@ -24,11 +24,13 @@ from yarl import URL
 
 from ._audio import AudioInfo
 from ._filter import FilterError, apply_filter
+from ._operations import operation_of
 from ._recognizer import DeterministicRecognizer, RecognizedPhrase, Recognizer, machine_cores
 from ._stores import Stores
 
 __all__ = [
     "API_VERSION",
+    "CURRENT_RECORD",
     "REQUEST_VERSION",
     "RETIRED_VERSIONS",
     "SERVED_VERSIONS",
@@ -44,6 +46,8 @@ __all__ = [
     "get_state",
     "json_response",
     "log",
+    "note_answer",
+    "note_definition",
     "now_iso",
     "paginate",
 ]
@@ -75,6 +79,49 @@ class RequestRecord:
     query: dict[str, str]
     headers: dict[str, str]
     """Request headers, names lower-cased."""
+    seq: int = 0
+    """Its number: the emulator's first request is 1."""
+    time: float = 0.0
+    """When it arrived (seconds since the epoch)."""
+    request_id: str = ""
+    """The ``apim-request-id`` of its answer."""
+    status: int | None = None
+    """The status it was answered with; None while it is being handled (499: the client hung
+    up first)."""
+    answered_by: str | None = None
+    """The rule that answered it or changed its answer, if any: ``fault http_503``, ``quota
+    fast (600 requests per 60 seconds)``."""
+    definition: dict[str, Any] | None = None
+    """The ``definition`` of a fast transcription, as received."""
+    duration: float | None = None
+    """Seconds it took to answer."""
+
+    @property
+    def operation(self) -> str | None:
+        """Its operationId (``Transcriptions_Submit``), or None (result downloads, unknown
+        paths)."""
+        return operation_of(self.method, self.path)
+
+
+CURRENT_RECORD: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar(
+    "speechrest_record", default=None
+)
+"""The record of the request being handled (set by the emulator for each request)."""
+
+
+def note_answer(who: str) -> None:
+    """Note on the record of the request being handled which rule answered it (the first
+    one to answer wins); a no-op outside the emulator."""
+    record = CURRENT_RECORD.get()
+    if record is not None and record.answered_by is None:
+        record.answered_by = who
+
+
+def note_definition(definition: dict[str, Any]) -> None:
+    """Keep a fast transcription's ``definition`` on the record of its request."""
+    record = CURRENT_RECORD.get()
+    if record is not None:
+        record.definition = definition
 
 
 @attrs.frozen(kw_only=True)
@@ -178,6 +225,9 @@ class EmulatorState:
     requests: collections.deque[RequestRecord] = attrs.field(
         factory=lambda: collections.deque(maxlen=100_000)
     )
+    """The latest requests received (``SpeechEmulator(keep_requests=...)`` of them)."""
+    received: int = 0
+    """Requests received so far, kept or not."""
     transcribe_definitions: collections.deque[dict[str, Any]] = attrs.field(
         factory=lambda: collections.deque(maxlen=10_000)
     )

@@ -8,6 +8,7 @@ Entities are kept as the wire JSON the service returns, keyed by id, plus privat
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import hmac
 import secrets
@@ -22,7 +23,7 @@ import attrs
 
 from ._base_models import seed_base_models
 
-__all__ = ["BlobStore", "Entity", "Stores", "WebHookDelivery"]
+__all__ = ["BlobStore", "Delivery", "Entity", "Stores", "WebHookDelivery"]
 
 Entity = dict[str, Any]
 """One entity: its wire JSON plus private ``_`` keys."""
@@ -79,6 +80,25 @@ class BlobStore:
         return mac.hexdigest()
 
 
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """One request the emulator sent to a web hook's URL (one attempt)."""
+
+    time: float
+    """When it was sent (seconds since the epoch)."""
+    event: str
+    """``challenge``, ``ping`` or the event kind (``transcriptionCompletion``, ...)."""
+    attempt: int
+    """1 for the first try of this notification, 2 for its first retry, ..."""
+    url: str
+    status: int | None
+    """The receiver's HTTP status; None when it did not answer."""
+    outcome: str
+    """``ok``, ``HTTP <status>``, or what went wrong (``ClientConnectorError``, ...)."""
+    signature: str | None
+    """The ``X-MicrosoftSpeechServices-Signature`` sent (hooks with a secret)."""
+
+
 @attrs.define(kw_only=True)
 class WebHookDelivery:
     """How web hook notifications are delivered (the hooks are in ``Stores.webhooks``)."""
@@ -96,6 +116,10 @@ class WebHookDelivery:
     session: aiohttp.ClientSession | None = None
     listening: bool = False
     """Whether the delivery listener is subscribed to ``state.listeners``."""
+    log: dict[str, collections.deque[Delivery]] = attrs.field(factory=dict)
+    """The latest requests sent to each hook (by hook id), ``keep`` of them per hook (the
+    emulator's page shows them)."""
+    keep: int = 100
 
 
 @attrs.define(kw_only=True)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import hashlib
 import hmac
 import json
 import secrets
+import time
 from typing import Any
 
 import aiohttp
@@ -40,7 +42,7 @@ from ._entities import (
 from ._entity_routes import Group
 from ._filter import FILTERABLE
 from ._state import STATE_KEY, EmulatorState, Listener, get_state
-from ._stores import Entity
+from ._stores import Delivery, Entity
 
 __all__ = ["register"]
 
@@ -90,9 +92,15 @@ async def _work(state: EmulatorState, hook_id: str, queue: asyncio.Queue[Item]) 
 
 
 async def _post(
-    state: EmulatorState, hook: Entity, kind: str, body: bytes, query: dict[str, str]
+    state: EmulatorState,
+    hook: Entity,
+    kind: str,
+    body: bytes,
+    query: dict[str, str],
+    attempt: int,
 ) -> tuple[bool, str]:
-    """POST one request to the hook's URL: (answered 2xx, what happened)."""
+    """POST one request to the hook's URL, the ``attempt``-th try of this notification, and
+    log it: (answered 2xx, what happened)."""
     store = state.stores.webhook_delivery
     if store.session is None or store.session.closed:
         store.session = aiohttp.ClientSession(
@@ -104,17 +112,41 @@ async def _post(
     if secret:
         headers[SIGNATURE_HEADER] = _signature(secret, body)
     url = URL(hook["webUrl"]).update_query(query) if query else URL(hook["webUrl"])
+    sent_at = time.time()
+    status: int | None = None
     try:
         async with store.session.post(url, data=body, headers=headers) as response:
+            status = response.status
             text = await response.text(errors="replace")
             token = query.get("validationToken")
             if not 200 <= response.status < 300:
-                return False, f"HTTP {response.status}"
-            if token is not None and text.strip() != token:
-                return False, "the answer to the challenge was not the validation token"
-            return True, "ok"
+                ok, why = False, f"HTTP {response.status}"
+            elif token is not None and text.strip() != token:
+                ok, why = False, "the answer to the challenge was not the validation token"
+            else:
+                ok, why = True, "ok"
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return False, type(exc).__name__
+        ok, why = False, type(exc).__name__
+    delivery = Delivery(
+        time=sent_at,
+        event=kind,
+        attempt=attempt,
+        url=str(url),
+        status=status,
+        outcome=why,
+        signature=headers.get(SIGNATURE_HEADER),
+    )
+    _log(state, id_of(hook), delivery)
+    return ok, why
+
+
+def _log(state: EmulatorState, hook_id: str, delivery: Delivery) -> None:
+    store = state.stores.webhook_delivery
+    if hook_id not in store.log:
+        for gone in [h for h in store.log if h not in state.stores.webhooks]:
+            del store.log[gone]
+        store.log[hook_id] = collections.deque(maxlen=store.keep)
+    store.log[hook_id].append(delivery)
 
 
 async def _attempts(
@@ -126,7 +158,7 @@ async def _attempts(
     for attempt in range(store.max_attempts):
         if attempt:
             await asyncio.sleep(store.retry_delay * 2 ** (attempt - 1))
-        ok, why = await _post(state, hook, kind, body, query)
+        ok, why = await _post(state, hook, kind, body, query, attempt + 1)
         if ok:
             return None
     return why
