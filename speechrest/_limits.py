@@ -499,7 +499,7 @@ async def bounded_map(
 ) -> None:
     """Run ``work(index, item)`` on every item, at most ``concurrency`` at once, and pass
     each result to ``emit`` as it comes. An exception from ``work`` or ``emit`` cancels the
-    rest and is raised (inside an exception group, as task groups do).
+    rest and is raised itself (the first failure, not an exception group).
 
     ``concurrency`` workers each take the next item when they are free: no task or lock
     per item (an async iterable is read under a lock, one item at a time).
@@ -530,9 +530,12 @@ async def bounded_map(
             await emit(await work(*pulled))
 
     workers = min(concurrency, len(items)) if isinstance(items, Sized) else concurrency
-    async with anyio.create_task_group() as tg:
-        for _ in range(workers):
-            tg.start_soon(worker)
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(workers):
+                tg.start_soon(worker)
+    except BaseExceptionGroup as failures:
+        raise first_error(failures) from None
 
 
 class OutcomeStream(Generic[T]):

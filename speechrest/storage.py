@@ -29,7 +29,7 @@ import functools
 import hashlib
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
@@ -39,7 +39,7 @@ import anyio
 import attrs
 
 from . import _checks as check
-from ._limits import bounded_map, first_error
+from ._limits import bounded_map
 from ._redact import redact_url
 from .errors import InvalidInputError, SpeechRestError, StorageError
 from .types import (
@@ -582,22 +582,9 @@ async def _upload(
     async def keep(item: tuple[Path, str, int, bool]) -> None:
         out.append(item)
 
-    await _fan_out(paths, one, concurrency, keep)
+    await bounded_map(paths, one, concurrency, keep)
     order = {p: i for i, p in enumerate(paths)}
     return sorted(out, key=lambda item: order[item[0]])
-
-
-async def _fan_out(
-    items: Iterable[Any],
-    work: Callable[[int, Any], Awaitable[Any]],
-    concurrency: int,
-    emit: Callable[[Any], Awaitable[None]],
-) -> None:
-    """:func:`bounded_map`, raising the first failure itself rather than a group."""
-    try:
-        await bounded_map(items, work, concurrency, emit)
-    except BaseExceptionGroup as group:
-        raise first_error(group) from None
 
 
 async def upload_files(
@@ -730,7 +717,7 @@ async def collect_results(
                     path=mine.path, blob_url=mine.blob_url, job_id=job.id, error=error
                 )
 
-    await _fan_out(wanted, fetch, concurrency, keep)
+    await bounded_map(wanted, fetch, concurrency, keep)
     missing = SpeechRestError(f"job {job.id} returned no result for this file")
     return [
         found.get(f.path)
@@ -801,7 +788,7 @@ async def _delete(container: _Container, names: list[str], concurrency: int) -> 
     async def nothing(_: None) -> None:
         return None
 
-    await _fan_out(names, one, concurrency, nothing)
+    await bounded_map(names, one, concurrency, nothing)
 
 
 async def transcribe_files(

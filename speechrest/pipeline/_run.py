@@ -21,7 +21,7 @@ import anyio
 import attrs
 
 from .. import _checks as check
-from .._limits import first_error as _first_error
+from .._limits import bounded_map, first_error
 from .._redact import redact_url
 from ..errors import (
     APIStatusError,
@@ -267,7 +267,7 @@ class _Run:
             found[item[0]] = item[1]
             self.progress(force=False)
 
-        await _fan_out(files, one, self.s.concurrency, keep)
+        await bounded_map(files, one, self.s.concurrency, keep)
         return found
 
     # -- upload ----------------------------------------------------------------------------
@@ -326,7 +326,7 @@ class _Run:
             self.progress(force=False)
 
         try:
-            await _fan_out(todo, one, self.s.concurrency, keep)
+            await bounded_map(todo, one, self.s.concurrency, keep)
         finally:
             if batch:
                 self.store.set_status(batch, "ready")
@@ -635,20 +635,6 @@ async def _listing(box: Any) -> AsyncIterator[Any]:
         raise storage._storage_error(exc, f"list the container {box.base}") from None
 
 
-async def _fan_out(
-    items: Sequence[Any],
-    work: Callable[[int, Any], Any],
-    concurrency: int,
-    emit: Callable[[Any], Any],
-) -> None:
-    from .._limits import bounded_map
-
-    try:
-        await bounded_map(items, work, concurrency, emit)
-    except BaseExceptionGroup as group:
-        raise _first_error(group) from None
-
-
 async def execute(
     client: SpeechClient, settings: Settings, on_progress: Progress | None
 ) -> PipelineReport:
@@ -694,7 +680,7 @@ async def _execute(
                 tg.start_soon(run.upload)
                 await run.transcribe()
         except BaseExceptionGroup as group:
-            raise _first_error(group) from None
+            raise first_error(group) from None
     run.stage = "done"
     run.progress()
     report = run.report()

@@ -12,7 +12,7 @@ import anyio
 from .. import _checks as check
 from .._convert import query
 from .._http import Body
-from .._limits import bounded_map, first_error
+from .._limits import bounded_map
 from .._polling import PollPolicy
 from .._upload import MAX_BLOCK_SIZE, FileBlock, file_blocks
 from ..errors import InvalidInputError, SpeechRestError
@@ -184,10 +184,7 @@ class Datasets(EntityResource):
             if on_progress is not None:
                 on_progress(done)
 
-        try:
-            await bounded_map(blocks, one, concurrency, progress)
-        except BaseExceptionGroup as group:
-            raise first_error(group) from None
+        await bounded_map(blocks, one, concurrency, progress)
 
     async def _put_block(self, dataset: str, block: str, body: Body) -> None:
         await self._api.request(
