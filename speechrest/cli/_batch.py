@@ -40,6 +40,34 @@ def batch() -> None:
     """Batch transcription: submit audio URLs, wait, download the results."""
 
 
+def job_options(func: Any) -> Any:
+    """The recognition options of a batch job, and how long it is kept (``--ttl-hours``)."""
+    for option in reversed(_JOB_OPTIONS):
+        func = option(func)
+    return func
+
+
+_JOB_OPTIONS = (
+    click.option("--diarize", is_flag=True, help="Tell speakers apart."),
+    click.option(
+        "--max-speakers", type=click.IntRange(2, 35), metavar="N", help="Turns --diarize on."
+    ),
+    click.option(
+        "--channels", callback=channels_option, metavar="0,1", help="Channels to transcribe."
+    ),
+    click.option("--profanity", type=click.Choice(PROFANITY, case_sensitive=False)),
+    click.option("--words", is_flag=True, help="Word-level timestamps (better subtitles)."),
+    click.option("--model", metavar="ID", help="A custom model id."),
+    click.option(
+        "--ttl-hours",
+        type=click.IntRange(6, 744),
+        default=48,
+        show_default=True,
+        help="How long each job and its results are kept after it ends.",
+    ),
+)
+
+
 def _output_options(func: Any) -> Any:
     func = click.option(
         "--out",
@@ -77,19 +105,7 @@ def _output_options(func: Any) -> Any:
 )
 @click.option("--locale", default="en-US", show_default=True, help="Locale of the audio.")
 @click.option("--name", "display_name", help="Display name of the job.")
-@click.option("--diarize", is_flag=True, help="Tell speakers apart.")
-@click.option("--max-speakers", type=click.IntRange(2, 35), metavar="N", help="Turns --diarize on.")
-@click.option("--channels", callback=channels_option, metavar="0,1", help="Channels to transcribe.")
-@click.option("--profanity", type=click.Choice(PROFANITY, case_sensitive=False))
-@click.option("--words", is_flag=True, help="Word-level timestamps (better subtitles).")
-@click.option("--model", metavar="ID", help="A custom model id.")
-@click.option(
-    "--ttl-hours",
-    type=click.IntRange(6, 744),
-    default=48,
-    show_default=True,
-    help="How long the job and its results are kept after it ends.",
-)
+@job_options
 @click.option("--wait", "then_wait", is_flag=True, help="Wait for the job, then print results.")
 @_output_options
 @connection_options

@@ -22,10 +22,9 @@ from ._app import (
     run_async,
     take_connection,
 )
-from ._batch import _submit_options
+from ._batch import _submit_options, job_options
 from ._output import FORMATS, printable
 from ._storage import container_of
-from ._transcribe import PROFANITY, channels_option
 
 if TYPE_CHECKING:
     from ..pipeline import PipelineProgress
@@ -146,19 +145,7 @@ def _line(p: PipelineProgress) -> str:
     help="How long a submission in flight may take to reach the service (a resumed run "
     "waits that long before it concludes that an unrecorded job was never created).",
 )
-@click.option("--diarize", is_flag=True, help="Tell speakers apart.")
-@click.option("--max-speakers", type=click.IntRange(2, 35), metavar="N", help="Turns --diarize on.")
-@click.option("--channels", callback=channels_option, metavar="0,1", help="Channels to transcribe.")
-@click.option("--profanity", type=click.Choice(PROFANITY, case_sensitive=False))
-@click.option("--words", is_flag=True, help="Word-level timestamps (better subtitles).")
-@click.option("--model", metavar="ID", help="A custom model id.")
-@click.option(
-    "--ttl-hours",
-    type=click.IntRange(6, 744),
-    default=48,
-    show_default=True,
-    help="How long each job and its results are kept after it ends.",
-)
+@job_options
 @connection_options
 def run(**kwargs: Any) -> int:
     """Transcribe a whole corpus with batch transcription, resumably.
