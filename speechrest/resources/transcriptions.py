@@ -19,13 +19,12 @@ from collections.abc import (
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import anyio
 import attrs
 
 from .. import _checks as check
 from .. import _tracing
 from .._convert import structure
-from .._limits import OutcomeStream, first_error
+from .._limits import OutcomeStream, bounded_map
 from .._polling import WAIT_MANY_POLICY, Listed, Polled, PollPolicy, WaitOutcome, wait_many
 from ..errors import InvalidInputError, ResponseValidationError, TranscriptionFailedError
 from ..types import (
@@ -456,21 +455,16 @@ class Transcriptions(EntityResource):
     ) -> builtins.list[tuple[File, T]]:
         """Download ``files`` at once; (file, content) pairs in their order. The downloads
         start and end within this call: no task outlives it, whatever the caller does."""
-        found: builtins.list[tuple[File, T]] = []
         contents: dict[int, T] = {}
 
-        async def one(index: int, file: File) -> None:
-            contents[index] = await self.download(file, cls)
+        async def one(index: int, file: File) -> tuple[int, T]:
+            return index, await self.download(file, cls)
 
-        try:
-            async with anyio.create_task_group() as tg:
-                for index, file in enumerate(files):
-                    tg.start_soon(one, index, file)
-        except BaseExceptionGroup as failures:
-            raise first_error(failures) from None
-        for index, file in enumerate(files):
-            found.append((file, contents[index]))
-        return found
+        async def keep(pair: tuple[int, T]) -> None:
+            contents[pair[0]] = pair[1]
+
+        await bounded_map(files, one, len(files), keep)
+        return [(file, contents[index]) for index, file in enumerate(files)]
 
     async def download(self, file: File, cls: type[T]) -> T:
         """Download a file's content from its ``links.content_url`` (without the key) and
